@@ -1,0 +1,265 @@
+"""``drift-exporter``: simulate, print, check and plot drift scores.
+
+Exit status of ``check``: 0 the latest score is within the threshold, 1 it is above (drift),
+3 there is no data to check; 2 for any error (bad input, bad flags).
+"""
+
+import argparse
+import logging
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from exporter import __version__
+from exporter.check import (
+    DEFAULT_THRESHOLD,
+    EmptyDataWarning,
+    check_drift_and_trigger,
+    read_scores_csv,
+)
+from exporter.simulation import DEFAULT_SEED, PROFILES, ModelSpec, simulate_series
+from exporter.simulator import Simulator
+from exporter.web import parse_listen_address
+
+EXIT_OK = 0
+EXIT_DRIFT = 1
+EXIT_ERROR = 2
+EXIT_NO_DATA = 3
+
+DEFAULT_LISTEN = "127.0.0.1:9911"
+# Longer than 30 days on purpose: with seed 42 the first crossing of 0.2 is on day 31.
+DEFAULT_DAYS = 40
+DEFAULT_MODELS = ("churn-classifier:drifting:42", "fraud-detector:healthy:7")
+
+
+def _days(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of days, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"days must be 1 or more, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def _threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _model(text: str) -> ModelSpec:
+    try:
+        return ModelSpec.parse(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _add_series_source(parser: argparse.ArgumentParser, csv: bool) -> None:
+    source = parser.add_mutually_exclusive_group() if csv else parser
+    source.add_argument(
+        "--days",
+        type=_days,
+        default=None,
+        help=f"simulate this many days ending today (default {DEFAULT_DAYS}; "
+        "with seed 42 day 31 is the first above 0.2)",
+    )
+    if csv:
+        source.add_argument(
+            "--csv", type=Path, metavar="FILE", help="read a timestamp,drift_score CSV instead"
+        )
+    parser.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default="drifting",
+        help="simulated drift profile (default drifting, the design document's)",
+    )
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default 42)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``drift-exporter``."""
+    parser = argparse.ArgumentParser(
+        prog="drift-exporter",
+        description="Publish model drift scores for Prometheus, and inspect them.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--log.level",
+        dest="log_level",
+        choices=["debug", "info", "warning", "error"],
+        default=None,
+        help="log level (default info for simulate, warning for the others)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    simulate = commands.add_parser(
+        "simulate", help="serve simulated drift scores on /metrics, one day every step"
+    )
+    simulate.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        default=DEFAULT_LISTEN,
+        help=f"address to serve /metrics on (default {DEFAULT_LISTEN})",
+    )
+    simulate.add_argument(
+        "--model",
+        dest="models",
+        action="append",
+        type=_model,
+        metavar="NAME[:PROFILE[:SEED]]",
+        help="a model to simulate; repeat for several. PROFILE is "
+        f"{' or '.join(sorted(PROFILES))} (default drifting), SEED defaults to 42. "
+        f"Default: {' '.join(DEFAULT_MODELS)}",
+    )
+    simulate.add_argument(
+        "--days", type=_days, default=45, help="length of the story in days (default 45)"
+    )
+    simulate.add_argument(
+        "--start-day",
+        type=int,
+        default=0,
+        help="day to start on (default 0; the drifting profile starts rising after day 20)",
+    )
+    simulate.add_argument(
+        "--step-seconds",
+        type=_non_negative_float,
+        default=2.0,
+        help="seconds per simulated day (default 2); 0 jumps to the last day and holds",
+    )
+
+    series = commands.add_parser("series", help="print the simulated series")
+    _add_series_source(series, csv=False)
+    series.add_argument("--format", choices=["csv", "table"], default="table")
+
+    check = commands.add_parser(
+        "check",
+        help="is the latest score above the threshold? exit 0 no, 1 yes, 3 no data, 2 error",
+    )
+    _add_series_source(check, csv=True)
+    check.add_argument(
+        "--threshold", type=_threshold, default=DEFAULT_THRESHOLD, help="default 0.2"
+    )
+
+    plot = commands.add_parser("plot", help="plot the series and the threshold to an image")
+    _add_series_source(plot, csv=True)
+    plot.add_argument("--threshold", type=_threshold, default=DEFAULT_THRESHOLD, help="default 0.2")
+    plot.add_argument(
+        "--out", type=Path, default=Path("drift.png"), help="image file (default drift.png)"
+    )
+    return parser
+
+
+def _series(args: argparse.Namespace) -> pd.DataFrame:
+    if getattr(args, "csv", None) is not None:
+        return read_scores_csv(args.csv)
+    days = args.days if args.days is not None else DEFAULT_DAYS
+    return simulate_series(days, args.seed, args.profile, end=pd.Timestamp.today().normalize())
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from exporter.server import run_simulation
+
+    host, port = parse_listen_address(args.listen)
+    specs = args.models or [ModelSpec.parse(text) for text in DEFAULT_MODELS]
+    simulator = Simulator(specs, days=args.days, start_day=args.start_day)
+    run_simulation(simulator, host, port, args.step_seconds)
+    return EXIT_OK
+
+
+def _cmd_series(args: argparse.Namespace) -> int:
+    data = _series(args)
+    if args.format == "csv":
+        data.to_csv(sys.stdout, index=False, date_format="%Y-%m-%d", float_format="%.6f")
+    else:
+        shown = data.assign(
+            timestamp=data["timestamp"].dt.strftime("%Y-%m-%d"),
+            drift_score=data["drift_score"].map("{:.4f}".format),
+        )
+        print(shown.to_string(index=False))
+    return EXIT_OK
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    data = _series(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EmptyDataWarning)
+        triggered, score = check_drift_and_trigger(data, args.threshold)
+    if score is None:
+        message = caught[0].message if caught else "no monitoring data"
+        print(f"warning: {message}", file=sys.stderr)
+        return EXIT_NO_DATA
+    when = data["timestamp"].max()
+    if triggered:
+        print(
+            f"{when:%Y-%m-%d}: drift score {score:.4f} > threshold {args.threshold:g}: "
+            "retraining should be triggered"
+        )
+        return EXIT_DRIFT
+    print(f"{when:%Y-%m-%d}: drift score {score:.4f} <= threshold {args.threshold:g}: ok")
+    return EXIT_OK
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from exporter.plot import plot_series
+
+    data = _series(args)
+    if data.empty:
+        raise ValueError("no data to plot")
+    source = (
+        args.csv.name if args.csv is not None else f"simulated, {args.profile}, seed {args.seed}"
+    )
+    crossing = plot_series(data, args.threshold, args.out, f"Drift score over time ({source})")
+    if crossing is None:
+        print(f"wrote {args.out}; the score never exceeds {args.threshold:g}")
+    else:
+        when = data["timestamp"].iloc[crossing]
+        print(
+            f"wrote {args.out}; first above {args.threshold:g} on {when:%Y-%m-%d} (row {crossing})"
+        )
+    return EXIT_OK
+
+
+_COMMANDS = {
+    "simulate": _cmd_simulate,
+    "series": _cmd_series,
+    "check": _cmd_check,
+    "plot": _cmd_plot,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``drift-exporter``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    level = args.log_level or ("info" if args.command == "simulate" else "warning")
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return _COMMANDS[args.command](args)
+    except BrokenPipeError:
+        return EXIT_OK
+    except (ValueError, RuntimeError, OSError) as err:
+        print(f"drift-exporter: error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""What Prometheus scrapes from ``drift-exporter simulate``."""
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.collector import SimulationCollector
+from exporter.simulation import ModelSpec, simulate_scores
+from exporter.simulator import Simulator
+from tests.support.processes import Process, free_port, venv_script
+
+
+def scrape_text(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+    return samples
+
+
+def test_collector_exports_a_gauge_per_model_with_help() -> None:
+    sim = Simulator([ModelSpec("churn"), ModelSpec("fraud", "healthy", 7)], days=40, start_day=31)
+    registry = CollectorRegistry()
+    registry.register(SimulationCollector(sim))
+    text = generate_latest(registry).decode()
+    assert "# HELP drift_score Data drift score" in text
+    assert "# TYPE drift_score gauge" in text
+    samples = scrape_text(text)
+    assert samples["drift_score"] == {
+        (("model", "churn"),): simulate_scores(40)[31],
+        (("model", "fraud"),): simulate_scores(40, 7, "healthy")[31],
+    }
+    assert samples["drift_simulation_day"] == {(): 31.0}
+    assert samples["drift_model_info"][(("model", "fraud"), ("profile", "healthy"), ("seed", "7"))]
+    assert samples["drift_retrainings_total"][(("model", "churn"),)] == 0
+
+
+def test_simulate_serves_advances_retrains_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    argv = [
+        venv_script("drift-exporter"),
+        "simulate",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--model=churn-classifier:drifting:42",
+        "--model=fraud-detector:healthy:7",
+        "--days=40",
+        "--start-day=30",
+        "--step-seconds=0.3",
+    ]
+    with Process("exporter", argv, tmp_path) as exporter:
+        exporter.wait_http(f"{base}/-/healthy")
+        first = scrape_text(requests.get(f"{base}/metrics", timeout=5).text)
+        day = first["drift_simulation_day"][()]
+        assert day >= 30
+        time.sleep(0.8)
+        later = scrape_text(requests.get(f"{base}/metrics", timeout=5).text)
+        assert later["drift_simulation_day"][()] > day
+        # The scores follow the simulated day.
+        now = int(later["drift_simulation_day"][()])
+        assert (
+            later["drift_score"][(("model", "churn-classifier"),)]
+            == pytest.approx(simulate_scores(40)[now])
+            or later["drift_simulation_day"][()] != now
+        )
+
+        retrained = requests.post(f"{base}/api/models/churn-classifier/retrain", timeout=5)
+        assert retrained.status_code == 200
+        assert retrained.json()["model"]["days_since_reference"] == 0
+        after = scrape_text(requests.get(f"{base}/metrics", timeout=5).text)
+        assert after["drift_score"][(("model", "churn-classifier"),)] < 0.15
+        assert after["drift_retrainings_total"][(("model", "churn-classifier"),)] == 1
+
+        unknown = requests.post(f"{base}/api/models/nope/retrain", timeout=5)
+        assert unknown.status_code == 404
+        assert "unknown model 'nope'" in unknown.json()["error"]
+
+        exporter.signal(signal.SIGTERM)
+        started = time.monotonic()
+        assert exporter.stop(timeout=5) == 0
+        assert time.monotonic() - started < 3
+    assert "Traceback" not in exporter.logs()
+
+
+def test_simulate_refuses_a_busy_port_with_one_line(tmp_path: Path) -> None:
+    port = free_port()
+    argv = [venv_script("drift-exporter"), "simulate", f"--web.listen-address=127.0.0.1:{port}"]
+    with Process("first", argv, tmp_path) as first:
+        first.wait_http(f"http://127.0.0.1:{port}/-/healthy")
+        with Process("second", argv, tmp_path) as second:
+            deadline = time.monotonic() + 10
+            while second.running() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert second.stop() == 2
+        assert "drift-exporter: error: [Errno 98] Address already in use" in second.logs()
+        assert "Traceback" not in second.logs()
