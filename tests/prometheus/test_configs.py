@@ -1,0 +1,109 @@
+"""The shipped Prometheus/Alertmanager/Grafana files, checked by the real tools."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support.processes import require_binary
+from tests.support.stack import PROMETHEUS_DIR
+
+
+def run_tool(*argv: str, cwd: Path = PROMETHEUS_DIR) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [require_binary(argv[0]), *argv[1:]], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_prometheus_config_and_its_rule_file_are_valid() -> None:
+    result = run_tool("promtool", "check", "config", "prometheus.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 1 rule files found" in result.stdout
+
+
+def test_alert_rules_pass_their_unit_tests() -> None:
+    result = run_tool("promtool", "test", "rules", "rules/drift.rules.test.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_rule_unit_tests_catch_a_rule_that_fires_at_the_threshold(tmp_path: Path) -> None:
+    """The unit tests are not vacuous: a `>=` rule fails them."""
+    rules = (PROMETHEUS_DIR / "rules" / "drift.rules.yml").read_text()
+    assert "drift_score > scalar(drift:threshold)" in rules
+    (tmp_path / "drift.rules.yml").write_text(rules.replace("drift_score >", "drift_score >="))
+    test_file = PROMETHEUS_DIR / "rules" / "drift.rules.test.yml"
+    (tmp_path / "drift.rules.test.yml").write_text(test_file.read_text())
+    result = run_tool("promtool", "test", "rules", "drift.rules.test.yml", cwd=tmp_path)
+    assert result.returncode != 0
+    assert 'model="at-threshold"' in result.stdout + result.stderr
+
+
+def test_threshold_is_written_once() -> None:
+    rules = (PROMETHEUS_DIR / "rules" / "drift.rules.yml").read_text()
+    code_lines = [line for line in rules.splitlines() if not line.strip().startswith("#")]
+    assert sum("0.2" in line for line in code_lines) == 1
+
+
+def test_alertmanager_config_is_valid() -> None:
+    result = run_tool("amtool", "check-config", "alertmanager.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("labels", "receiver"),
+    [
+        (
+            ["alertname=ModelDriftHigh", "model=churn-classifier", "severity=warning"],
+            "drift-bridge",
+        ),
+        (["alertname=ModelDriftHigh"], "drift-bridge"),
+        (["alertname=DiskFull", "model=churn-classifier"], "null"),
+    ],
+)
+def test_drift_alerts_route_to_the_bridge(labels: list[str], receiver: str) -> None:
+    result = run_tool(
+        "amtool", "config", "routes", "test", "--config.file=alertmanager.yml", *labels
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == receiver
+
+
+def test_bridge_receiver_resolves_and_authenticates() -> None:
+    config = yaml.safe_load((PROMETHEUS_DIR / "alertmanager.yml").read_text())
+    (route,) = config["route"]["routes"]
+    assert route["group_by"] == ["alertname", "model"]
+    assert {"group_wait", "group_interval", "repeat_interval"} <= route.keys()
+    (receiver,) = [r for r in config["receivers"] if r["name"] == "drift-bridge"]
+    (webhook,) = receiver["webhook_configs"]
+    assert webhook["send_resolved"] is True
+    assert webhook["url"].endswith("/alerts")
+    assert webhook["http_config"]["authorization"]["type"] == "Bearer"
+    assert "credentials_file" in webhook["http_config"]["authorization"]
+
+
+def test_grafana_provisioning_points_at_the_dashboard_datasource() -> None:
+    grafana = PROMETHEUS_DIR / "grafana"
+    datasources = yaml.safe_load(
+        (grafana / "provisioning" / "datasources" / "prometheus.yml").read_text()
+    )
+    uids = {source["uid"] for source in datasources["datasources"]}
+    dashboard = json.loads((grafana / "dashboards" / "drift.json").read_text())
+    used = {panel["datasource"]["uid"] for panel in dashboard["panels"] if panel["type"] != "row"}
+    assert used <= uids
+    providers = yaml.safe_load(
+        (grafana / "provisioning" / "dashboards" / "drift-retrain-bridge.yml").read_text()
+    )
+    assert providers["providers"][0]["type"] == "file"
+
+
+def test_dashboard_draws_the_threshold_dashed_from_the_recording_rule() -> None:
+    dashboard = json.loads((PROMETHEUS_DIR / "grafana" / "dashboards" / "drift.json").read_text())
+    (panel,) = [p for p in dashboard["panels"] if p["title"] == "Drift score per model"]
+    assert {t["expr"] for t in panel["targets"]} >= {"drift:threshold"}
+    (override,) = panel["fieldConfig"]["overrides"]
+    assert override["matcher"]["options"] == "threshold"
+    styles = {p["id"]: p["value"] for p in override["properties"]}
+    assert styles["custom.lineStyle"]["fill"] == "dash"
