@@ -1,0 +1,136 @@
+"""What every HTTP target shares: one status rule, retry hints, and transport errors.
+
+The status rule (as Alertmanager's ``Retrier.Check``, plus the retryable 408 and 429):
+
+====================  ==========  ====================
+status                retry?      reason
+====================  ==========  ====================
+2xx                   success
+3xx                   no          client_error (a redirect means a wrong URL; never followed)
+401, 403              no          auth_error
+408                   yes         timeout
+429                   yes         rate_limited (Retry-After honoured)
+other 4xx             no          client_error (the target's message is kept)
+5xx                   yes         server_error (Retry-After honoured)
+====================  ==========  ====================
+
+Connection failures and timeouts are retryable. Targets with extra rules (Jenkins' 303,
+GitHub's rate-limited 403) check those first and fall back on :func:`check_response`.
+"""
+
+import email.utils
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+
+from bridge.targets.base import DispatchError, FailureReason
+
+_EXCERPT = 500
+
+
+def response_excerpt(response: requests.Response) -> str:
+    """The start of a response body, for messages and the audit trail."""
+    text = response.text.strip()
+    return text if len(text) <= _EXCERPT else text[:_EXCERPT] + "..."
+
+
+def response_message(response: requests.Response) -> str:
+    """The target's own error message: a JSON ``message`` when there is one, else the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, Mapping) and isinstance(body.get("message"), str):
+        return str(body["message"])
+    excerpt = response_excerpt(response)
+    return excerpt.splitlines()[0][:200] if excerpt else response.reason or "no message"
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds to wait from ``Retry-After`` (seconds or an HTTP date), if the response says."""
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
+
+
+def check_response(response: requests.Response, what: str) -> None:
+    """Raise the DispatchError the status rule gives for ``response``; return on 2xx."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    message = f"{what}: HTTP {status}: {response_message(response)}"
+    excerpt = response_excerpt(response)
+    if 300 <= status < 400:
+        location = response.headers.get("Location", "nowhere")
+        raise DispatchError(
+            f"{what}: HTTP {status} redirect to {location} (check the URL; redirects are not "
+            "followed)",
+            retryable=False,
+            reason=FailureReason.CLIENT_ERROR,
+            status=status,
+            response=excerpt,
+        )
+    if status in (401, 403):
+        reason, retryable = FailureReason.AUTH_ERROR, False
+    elif status == 408:
+        reason, retryable = FailureReason.TIMEOUT, True
+    elif status == 429:
+        reason, retryable = FailureReason.RATE_LIMITED, True
+    elif status >= 500:
+        reason, retryable = FailureReason.SERVER_ERROR, True
+    else:
+        reason, retryable = FailureReason.CLIENT_ERROR, False
+    raise DispatchError(
+        message,
+        retryable=retryable,
+        reason=reason,
+        status=status,
+        retry_after=retry_after_seconds(response.headers) if retryable else None,
+        response=excerpt,
+    )
+
+
+def request(
+    session: requests.Session, method: str, url: str, what: str, timeout: float, **kwargs: Any
+) -> requests.Response:
+    """One HTTP request, redirects not followed; transport failures become retryable errors."""
+    try:
+        return session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
+    except requests.Timeout:
+        raise DispatchError(
+            f"{what}: no response within {timeout:g}s", retryable=True, reason=FailureReason.TIMEOUT
+        ) from None
+    except requests.ConnectionError as err:
+        raise DispatchError(
+            f"{what}: cannot connect: {_root_cause(err)}",
+            retryable=True,
+            reason=FailureReason.CONNECTION,
+        ) from None
+    except requests.RequestException as err:
+        raise DispatchError(
+            f"{what}: {err}", retryable=False, reason=FailureReason.CLIENT_ERROR
+        ) from None
+
+
+def compact_json(value: Any) -> str:
+    """JSON without spaces, as GitHub measures the size of ``inputs``."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _root_cause(err: BaseException) -> str:
+    while err.__cause__ is not None or err.__context__ is not None:
+        err = err.__cause__ or err.__context__  # type: ignore[assignment]
+    text = str(err)
+    # urllib3 wraps the OS error in long reprs; the last part is the useful one.
+    return text.rsplit(": ", 1)[-1] if "Errno" in text else text
