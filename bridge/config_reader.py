@@ -102,7 +102,7 @@ class Reader:
         if not isinstance(value, kinds):
             self.problem(key, f"expected {what}, got {_kind(value)}")
             return default
-        return value  # type: ignore[no-any-return]
+        return value  # type: ignore[return-value]
 
     def string(
         self, key: str, default: Any = REQUIRED, choices: Sequence[str] | None = None
