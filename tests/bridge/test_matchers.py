@@ -1,0 +1,57 @@
+"""Label matchers with Alertmanager's semantics."""
+
+import pytest
+
+from bridge.matchers import Matcher, matches_all
+
+LABELS = {"alertname": "ModelDriftHigh", "model": "churn-classifier", "severity": "warning"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('alertname="ModelDriftHigh"', True),
+        ("alertname=ModelDriftHigh", True),
+        ('alertname = "ModelDriftHigh"', True),
+        ('alertname="Other"', False),
+        ('severity!="critical"', True),
+        ('severity!="warning"', False),
+        ('model=~"churn-.*"', True),
+        ('model=~"churn"', False),  # anchored: a partial match is no match
+        ('model=~"classifier"', False),
+        ('model!~"fraud-.*"', True),
+        ('model=~"churn-classifier|fraud-detector"', True),
+        ('team=""', True),  # a missing label matches as empty
+        ('team!=""', False),
+        ('team=~".*"', True),
+        ('model="churn-\\"classifier"', False),
+    ],
+)
+def test_matchers_follow_alertmanager(text: str, expected: bool) -> None:
+    assert Matcher.parse(text).matches(LABELS) is expected
+
+
+def test_every_matcher_must_match() -> None:
+    matchers = [Matcher.parse('alertname="ModelDriftHigh"'), Matcher.parse('model=~"fraud.*"')]
+    assert not matches_all(matchers, LABELS)
+    assert matches_all([], LABELS)
+
+
+def test_quoted_values_unescape() -> None:
+    matcher = Matcher.parse('summary="a \\"quoted\\" word"')
+    assert matcher.value == 'a "quoted" word'
+    assert str(matcher) == 'summary="a \\"quoted\\" word"'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("alertname", "expected name, an operator"),
+        ('1name="x"', "expected name, an operator"),
+        ('model=~"(unclosed"', "bad regular expression"),
+        ('model="unterminated', "unterminated quoted value"),
+    ],
+)
+def test_bad_matchers_are_explained(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Matcher.parse(text)
