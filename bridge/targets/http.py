@@ -19,7 +19,9 @@ GitHub's rate-limited 403) check those first and fall back on :func:`check_respo
 """
 
 import email.utils
+import html
 import json
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -29,6 +31,9 @@ import requests
 from bridge.targets.base import DispatchError, FailureReason
 
 _EXCERPT = 500
+# Servlet containers (Jenkins' Jetty) and proxies answer errors with an HTML page whose title
+# carries the message.
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
 def response_excerpt(response: requests.Response) -> str:
@@ -45,6 +50,9 @@ def response_message(response: requests.Response) -> str:
         body = None
     if isinstance(body, Mapping) and isinstance(body.get("message"), str):
         return str(body["message"])
+    title = _HTML_TITLE.search(response.text[:4096])
+    if title and " ".join(title[1].split()):
+        return " ".join(html.unescape(title[1]).split())[:200]
     excerpt = response_excerpt(response)
     return excerpt.splitlines()[0][:200] if excerpt else response.reason or "no message"
 
