@@ -1,0 +1,251 @@
+"""The bridge's configuration file (``bridge.yml``), loaded and validated once at start-up.
+
+Every problem is reported with the file and the key; ``drift-bridge check-config`` runs the same
+validation. Defaults live here, in the dataclasses.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bridge.config_reader import ConfigError, Reader
+from bridge.credentials import Secret, read_secret
+from bridge.matchers import Matcher, matches_all
+from bridge.retry import RetryPolicy
+from bridge.targets import Target, build_target
+from bridge.templating import Template, TemplateError
+from exporter.web import is_loopback, parse_listen_address
+
+DEFAULT_LISTEN = "127.0.0.1:9912"
+ON_RESOLVE = ("record", "dispatch")
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """How Alertmanager authenticates to ``/alerts`` (and callers to ``/api``)."""
+
+    type: str = "none"  # none | bearer | basic
+    token: Secret | None = None
+    username: str | None = None
+    password: Secret | None = None
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """The HTTP server."""
+
+    listen_address: str = DEFAULT_LISTEN
+    workers: int = 2
+    threads: int = 8
+    max_body_bytes: int = 1024 * 1024
+    allow_unauthenticated: bool = False
+
+
+@dataclass(frozen=True)
+class DispatchConfig:
+    """The outbox worker in each server process."""
+
+    concurrency: int = 4
+    poll_interval: float = 1.0
+    # A dispatch being sent by a process that died is taken over after this long.
+    lease: float = 300.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Which alerts a route takes, where it dispatches them, and with which parameters."""
+
+    name: str
+    matchers: tuple[Matcher, ...]
+    target: str
+    parameters: dict[str, Template]
+    cooldown: float = 3600.0
+    cooldown_by: tuple[str, ...] = ("model",)
+    on_resolve: str = "record"
+    dry_run: bool = False
+    continue_matching: bool = False
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    """The whole validated configuration."""
+
+    file: Path
+    server: ServerConfig
+    auth: AuthConfig
+    store_path: Path
+    dispatch: DispatchConfig
+    targets: dict[str, Target]
+    routes: tuple[Route, ...]
+    dry_run: bool = False
+    # The annotation (or, failing that, label) whose value templates see as ``value``.
+    value_from: str = "drift_score"
+
+    def routes_for(self, labels: Mapping[str, str]) -> list[Route]:
+        """The routes an alert with ``labels`` takes: the first match, and more with continue."""
+        chosen = []
+        for route in self.routes:
+            if matches_all(route.matchers, labels):
+                chosen.append(route)
+                if not route.continue_matching:
+                    break
+        return chosen
+
+
+def load_config(path: Path, listen_address: str | None = None) -> BridgeConfig:
+    """Read and validate ``path``; raise ConfigError listing every problem.
+
+    ``listen_address`` (from the command line) replaces the file's before validation.
+    """
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError([f"{path}: cannot read: {err.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError([f"{path}: not valid YAML: {err}"]) from None
+    if listen_address is not None and isinstance(data, dict):
+        data = {**data, "listen_address": listen_address}
+    return parse_config(data, path)
+
+
+def parse_config(data: Any, path: Path) -> BridgeConfig:
+    """Validate an already parsed document that came from ``path``."""
+    problems: list[str] = []
+    root = Reader(data, str(path), problems)
+    server = _server(root)
+    auth = _auth(root.child("auth"))
+    if auth.type == "none" and not server.allow_unauthenticated:
+        host, _ = _safe_listen(server.listen_address)
+        if host is not None and not is_loopback(host):
+            root.problem(
+                "auth",
+                f"is required when listening on {server.listen_address} (not loopback); set "
+                "auth, or allow_unauthenticated: true if something in front authenticates",
+            )
+    store = root.child("store")
+    store_path = Path(store.string("path", "drift-bridge.db"))
+    store.reject_unknown()
+    if not store_path.is_absolute():
+        store_path = path.parent / store_path
+    dispatch = _dispatch(root.child("dispatch"))
+    targets = {}
+    for name, reader in root.named_children("targets", required=True):
+        target = build_target(name, reader)
+        if target is not None:
+            targets[name] = target
+    routes = tuple(_route(reader, targets) for reader in root.children("routes", required=True))
+    names = [route.name for route in routes]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        root.problem("routes", f"route name {name!r} is used more than once")
+    config = BridgeConfig(
+        file=path,
+        server=server,
+        auth=auth,
+        store_path=store_path,
+        dispatch=dispatch,
+        targets=targets,
+        routes=routes,
+        dry_run=root.boolean("dry_run", False),
+        value_from=root.string("value_from", "drift_score"),
+    )
+    root.reject_unknown()
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _safe_listen(text: str) -> tuple[str | None, int | None]:
+    try:
+        return parse_listen_address(text)
+    except ValueError:
+        return None, None
+
+
+def _server(root: Reader) -> ServerConfig:
+    defaults = ServerConfig()
+    listen = root.string("listen_address", defaults.listen_address)
+    if _safe_listen(listen)[0] is None:
+        root.problem("listen_address", f"expected HOST:PORT, e.g. {DEFAULT_LISTEN}; got {listen!r}")
+    return ServerConfig(
+        listen_address=listen,
+        workers=root.integer("workers", defaults.workers, minimum=1),
+        threads=root.integer("threads", defaults.threads, minimum=1),
+        max_body_bytes=root.integer("max_body_bytes", defaults.max_body_bytes, minimum=1024),
+        allow_unauthenticated=root.boolean("allow_unauthenticated", False),
+    )
+
+
+def _auth(reader: Reader) -> AuthConfig:
+    kind = reader.string("type", "none", choices=("none", "bearer", "basic"))
+    config = AuthConfig()
+    if kind == "bearer":
+        config = AuthConfig(type="bearer", token=read_secret(reader, "token"))
+    elif kind == "basic":
+        config = AuthConfig(
+            type="basic",
+            username=reader.string("username"),
+            password=read_secret(reader, "password"),
+        )
+    reader.reject_unknown()
+    return config
+
+
+def _dispatch(reader: Reader) -> DispatchConfig:
+    defaults = DispatchConfig()
+    retry_reader = reader.child("retry")
+    base = RetryPolicy()
+    retry = RetryPolicy(
+        initial_delay=retry_reader.duration("initial_delay", base.initial_delay, minimum=0.001),
+        multiplier=float(retry_reader.integer("multiplier", int(base.multiplier), minimum=1)),
+        max_delay=retry_reader.duration("max_delay", base.max_delay, minimum=0.001),
+        deadline=retry_reader.duration("deadline", base.deadline, minimum=1.0),
+    )
+    retry_reader.reject_unknown()
+    config = DispatchConfig(
+        concurrency=reader.integer("concurrency", defaults.concurrency, minimum=1),
+        poll_interval=reader.duration("poll_interval", defaults.poll_interval, minimum=0.01),
+        lease=reader.duration("lease", defaults.lease, minimum=1.0),
+        retry=retry,
+    )
+    reader.reject_unknown()
+    return config
+
+
+def _route(reader: Reader, targets: dict[str, Target]) -> Route:
+    name = reader.string("name")
+    matchers = []
+    for index, text in enumerate(reader.strings("matchers", [])):
+        try:
+            matchers.append(Matcher.parse(text))
+        except ValueError as err:
+            reader.problem(f"matchers[{index}]", str(err))
+    target = reader.string("target")
+    if isinstance(target, str) and target and target not in targets:
+        known = ", ".join(sorted(targets)) or "none defined"
+        reader.problem("target", f"unknown target {target!r} (targets: {known})")
+    parameters = {}
+    for key, source in reader.string_map("parameters", {}).items():
+        try:
+            parameters[key] = Template(source, f"{reader.key_path('parameters')}.{key}")
+        except TemplateError as err:
+            reader.problems.append(f"{reader.file}: {err}")
+    defaults = Route(name="", matchers=(), target="", parameters={})
+    route = Route(
+        name=name,
+        matchers=tuple(matchers),
+        target=target,
+        parameters=parameters,
+        cooldown=reader.duration("cooldown", defaults.cooldown),
+        cooldown_by=tuple(reader.strings("cooldown_by", list(defaults.cooldown_by))),
+        on_resolve=reader.string("on_resolve", defaults.on_resolve, choices=ON_RESOLVE),
+        dry_run=reader.boolean("dry_run", False),
+        continue_matching=reader.boolean("continue", False),
+    )
+    reader.reject_unknown()
+    return route

@@ -1,0 +1,292 @@
+"""One notification in: every alert decided and recorded in one transaction, before the 2xx.
+
+A drift episode is one firing alert, identified by its fingerprint and startsAt, on one route.
+Its first firing notification creates exactly one dispatch; resends, repeat notifications and
+duplicates from other Alertmanagers are recorded as duplicates. The store's unique constraint
+makes this hold across threads, processes and restarts.
+"""
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+from bridge.alerts import Alert, Notification
+from bridge.config import BridgeConfig, Route
+from bridge.jobs import alert_variables, new_dispatch_id, prepare
+from bridge.store import Store, Transaction
+from bridge.store.records import Decision, DispatchState, Episode, EpisodeKey, NewDispatch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AlertOutcome:
+    """The decision about one alert on one route."""
+
+    index: int
+    fingerprint: str
+    status: str
+    route: str | None
+    target: str | None
+    decision: Decision
+    reason: str
+    dispatch_id: str | None = None
+    dispatch_state: str | None = None
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    """What one notification caused."""
+
+    notification_id: int
+    outcomes: list[AlertOutcome]
+
+    @property
+    def dispatches_created(self) -> int:
+        """How many dispatches now wait in the outbox."""
+        return sum(o.dispatch_state == DispatchState.PENDING for o in self.outcomes)
+
+
+def record_notification(
+    store: Store,
+    config: BridgeConfig,
+    notification: Notification,
+    payload: str,
+    remote_addr: str | None = None,
+    user_agent: str | None = None,
+    now: float | None = None,
+) -> IntakeResult:
+    """Decide about every alert and record it all atomically; raises StoreError if it cannot."""
+    now = time.time() if now is None else now
+    outcomes: list[AlertOutcome] = []
+    with store.transaction() as txn:
+        notification_id = txn.add_notification(notification, now, payload, remote_addr, user_agent)
+        txn.count("drift_bridge_notifications_total", {"outcome": "accepted"})
+        if notification.truncated_alerts:
+            txn.count("drift_bridge_truncated_alerts_total", {}, notification.truncated_alerts)
+        for index, alert in enumerate(notification.alerts):
+            routes = config.routes_for(alert.labels)
+            if not routes:
+                outcome = AlertOutcome(
+                    index,
+                    alert.fingerprint,
+                    alert.status,
+                    None,
+                    None,
+                    Decision.NO_ROUTE,
+                    "no route matches the alert's labels",
+                )
+                _record(txn, notification_id, alert, outcome, None, now)
+                outcomes.append(outcome)
+            for route in routes:
+                decide = _decide_firing if alert.firing else _decide_resolved
+                outcomes.append(
+                    decide(txn, config, route, notification, alert, index, notification_id, now)
+                )
+    if notification.truncated_alerts:
+        log.warning(
+            "notification %d: Alertmanager left out %d alert(s) (max_alerts); group_key=%s",
+            notification_id,
+            notification.truncated_alerts,
+            notification.group_key,
+        )
+    for outcome in outcomes:
+        log.info(
+            "decision=%s route=%s target=%s fingerprint=%s dispatch_id=%s notification=%d: %s",
+            outcome.decision,
+            outcome.route or "-",
+            outcome.target or "-",
+            outcome.fingerprint,
+            outcome.dispatch_id or "-",
+            notification_id,
+            outcome.reason,
+        )
+    return IntakeResult(notification_id, outcomes)
+
+
+def _cooldown_key(route: Route, alert: Alert) -> str:
+    return json.dumps(
+        {name: alert.labels.get(name, "") for name in route.cooldown_by},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def _record(
+    txn: Transaction,
+    notification_id: int,
+    alert: Alert,
+    outcome: AlertOutcome,
+    episode: Episode | None,
+    now: float,
+) -> None:
+    txn.add_decision(
+        notification_id,
+        outcome.index,
+        alert.fingerprint,
+        alert.starts_at.canonical,
+        alert.status,
+        outcome.route,
+        outcome.decision,
+        outcome.reason,
+        None if episode is None else episode.id,
+        outcome.dispatch_id,
+        now,
+    )
+    txn.count("drift_bridge_alerts_total", {"decision": outcome.decision})
+
+
+def _decide_firing(
+    txn: Transaction,
+    config: BridgeConfig,
+    route: Route,
+    notification: Notification,
+    alert: Alert,
+    index: int,
+    notification_id: int,
+    now: float,
+) -> AlertOutcome:
+    key = EpisodeKey(route.name, alert.fingerprint, alert.starts_at.canonical)
+    cooldown_key = _cooldown_key(route, alert)
+    episode, created = txn.open_episode(key, alert.labels, cooldown_key, notification_id, now)
+
+    def outcome(
+        decision: Decision, reason: str, dispatch_id: str | None = None, state: str | None = None
+    ) -> AlertOutcome:
+        result = AlertOutcome(
+            index,
+            alert.fingerprint,
+            alert.status,
+            route.name,
+            route.target,
+            decision,
+            reason,
+            dispatch_id,
+            state,
+        )
+        _record(txn, notification_id, alert, result, episode, now)
+        return result
+
+    if not created:
+        return outcome(
+            Decision.DUPLICATE,
+            f"episode {episode.id} (started {key.starts_at}) already seen: {episode.outcome}",
+            episode.dispatch_id,
+        )
+    if route.cooldown > 0:
+        last = txn.last_dispatch(route.name, cooldown_key, episode.id)
+        if last is not None and now - last[0] < route.cooldown:
+            txn.set_outcome(episode.id, "cooldown_skipped", None, now)
+            return outcome(
+                Decision.COOLDOWN_SKIPPED,
+                f"within the route's cooldown of {route.cooldown:g}s for {cooldown_key}: "
+                f"dispatch {last[1]} was {now - last[0]:.0f}s ago",
+            )
+    dispatch_id, state = _add_dispatch(
+        txn, config, route, notification, alert, episode, "firing", now
+    )
+    txn.set_outcome(episode.id, _EPISODE_OUTCOME[state], dispatch_id, now)
+    return outcome(Decision.NEW_EPISODE, f"new episode: dispatch {state}", dispatch_id, state)
+
+
+def _decide_resolved(
+    txn: Transaction,
+    config: BridgeConfig,
+    route: Route,
+    notification: Notification,
+    alert: Alert,
+    index: int,
+    notification_id: int,
+    now: float,
+) -> AlertOutcome:
+    key = EpisodeKey(route.name, alert.fingerprint, alert.starts_at.canonical)
+    ends_at = alert.ends_at.canonical if alert.ends_at else None
+    episode = txn.find_episode(key)
+    dispatch_id = state = None
+    if episode is None:
+        episode = txn.add_resolved_episode(
+            key, alert.labels, _cooldown_key(route, alert), notification_id, now, ends_at
+        )
+        decision = Decision.RESOLVED_UNKNOWN
+        reason = "resolved before any firing notification reached the bridge: nothing dispatched"
+    elif not txn.close_episode(episode.id, now, ends_at):
+        decision, reason = Decision.RESOLVED_DUPLICATE, f"episode {episode.id} already resolved"
+    else:
+        decision, reason = Decision.RESOLVED, f"episode {episode.id} closed"
+        if route.on_resolve == "dispatch" and episode.dispatch_id is not None:
+            dispatch_id, state = _add_dispatch(
+                txn, config, route, notification, alert, episode, "resolved", now
+            )
+            reason += f"; resolve dispatch {state}"
+    result = AlertOutcome(
+        index,
+        alert.fingerprint,
+        alert.status,
+        route.name,
+        route.target,
+        decision,
+        reason,
+        dispatch_id or episode.dispatch_id,
+        state,
+    )
+    _record(txn, notification_id, alert, result, episode, now)
+    return result
+
+
+_EPISODE_OUTCOME = {
+    DispatchState.PENDING: "dispatched",
+    DispatchState.DRY_RUN: "dry_run",
+    DispatchState.DEAD: "invalid",
+}
+
+
+def _add_dispatch(
+    txn: Transaction,
+    config: BridgeConfig,
+    route: Route,
+    notification: Notification,
+    alert: Alert,
+    episode: Episode,
+    kind: str,
+    now: float,
+) -> tuple[str, DispatchState]:
+    dispatch_id = new_dispatch_id()
+    variables = alert_variables(alert, notification, route, config.value_from, dispatch_id)
+    prepared = prepare(config, route, variables)
+    if prepared.error is not None:
+        state = DispatchState.DEAD
+    elif config.dry_run or route.dry_run:
+        state = DispatchState.DRY_RUN
+    else:
+        state = DispatchState.PENDING
+    target = config.targets.get(route.target)
+    txn.add_dispatch(
+        NewDispatch(
+            id=dispatch_id,
+            episode_id=episode.id,
+            kind=kind,
+            route=route.name,
+            target=route.target,
+            target_type=target.type if target is not None else "unknown",
+            state=state,
+            context=variables,
+            request=prepared.request,
+            error=prepared.error,
+            reason="invalid_request" if prepared.error is not None else None,
+            created_at=now,
+            deadline_at=now + config.dispatch.retry.deadline,
+        )
+    )
+    outcome = "created" if state == DispatchState.PENDING else state.value
+    txn.count("drift_bridge_dispatches_total", {"target": route.target, "outcome": outcome})
+    if prepared.error is not None:
+        log.error(
+            "dispatch_id=%s route=%s target=%s fingerprint=%s: cannot build the request: %s",
+            dispatch_id,
+            route.name,
+            route.target,
+            alert.fingerprint,
+            prepared.error,
+        )
+    return dispatch_id, state

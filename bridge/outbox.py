@@ -1,0 +1,40 @@
+"""Operations on the outbox that people ask for: retrying a dead-lettered dispatch."""
+
+from bridge.config import BridgeConfig
+from bridge.jobs import prepare
+from bridge.store import Store
+from bridge.store.records import DispatchState
+
+
+class RetryRefusedError(ValueError):
+    """The dispatch cannot be retried; ``status`` is the HTTP status that says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def retry_dispatch(store: Store, config: BridgeConfig, dispatch_id: str, now: float) -> None:
+    """Put a dead dispatch back in the outbox, its request rendered with the current config.
+
+    Rendering again means a fixed template, target or parameter takes effect on the retry. The
+    dispatch keeps its id, so the job still carries the same dispatch id.
+    """
+    found = store.dispatch_for_retry(dispatch_id)
+    if found is None:
+        raise RetryRefusedError(404, f"no dispatch {dispatch_id!r}")
+    if found["state"] != DispatchState.DEAD:
+        raise RetryRefusedError(
+            409, f"dispatch {dispatch_id} is {found['state']}; only dead dispatches are retried"
+        )
+    route = next((r for r in config.routes if r.name == found["route"]), None)
+    if route is None:
+        raise RetryRefusedError(
+            409, f"route {found['route']!r} is not in the configuration any more"
+        )
+    prepared = prepare(config, route, found["context"])
+    store.requeue(
+        dispatch_id, prepared.request, prepared.error, now, now + config.dispatch.retry.deadline
+    )
+    if prepared.error is not None:
+        raise RetryRefusedError(422, f"the request still cannot be built: {prepared.error}")
