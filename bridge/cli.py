@@ -1,19 +1,195 @@
-"""``drift-bridge`` command line."""
+"""``drift-bridge``: serve, check-config, replay, and the dead-letter commands."""
 
 import argparse
+import json
+import logging
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from bridge import __version__
+from bridge.config import BridgeConfig, load_config
+from bridge.config_reader import ConfigError
+from bridge.store import SQLiteStore, StoreError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG = "bridge.yml"
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config.file",
+        dest="config_file",
+        type=Path,
+        default=Path(DEFAULT_CONFIG),
+        help=f"configuration file (default {DEFAULT_CONFIG})",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``drift-bridge``."""
+    parser = argparse.ArgumentParser(
+        prog="drift-bridge",
+        description="Receive Alertmanager webhooks; dispatch one retraining per drift episode.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--log.level",
+        dest="log_level",
+        choices=["debug", "info", "warning", "error"],
+        default="info",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="run the bridge (gunicorn)")
+    _add_config(serve)
+    serve.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        help="override listen_address of the config file",
+    )
+    check = commands.add_parser("check-config", help="validate a config file; list every problem")
+    _add_config(check)
+    replay = commands.add_parser(
+        "replay", help="show the routes and exact requests a webhook payload would cause"
+    )
+    replay.add_argument("payload", type=Path, help="a webhook body (JSON), or a captured request")
+    _add_config(replay)
+    dispatches = commands.add_parser("dispatches", help="list, show and retry dispatches")
+    _add_config(dispatches)
+    actions = dispatches.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="recent dispatches, newest first")
+    listing.add_argument(
+        "--state", help="only this state (pending, sending, succeeded, dead, dry_run)"
+    )
+    listing.add_argument("--limit", type=int, default=20)
+    show = actions.add_parser("show", help="one dispatch's audit trail as JSON")
+    show.add_argument("dispatch_id")
+    retry = actions.add_parser("retry", help="send a dead-lettered dispatch again")
+    retry.add_argument("dispatch_id")
+    return parser
+
+
+def _load(args: argparse.Namespace) -> BridgeConfig:
+    return load_config(args.config_file)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from bridge.server import BridgeServer
+
+    config = load_config(args.config_file, listen_address=args.listen)
+    # Open (and create) the store once here so that a bad path stops start-up with its reason.
+    SQLiteStore(config.store_path).close()
+    log.info(
+        "drift-bridge %s: config %s, store %s, %d route(s), %d target(s)",
+        __version__,
+        config.file,
+        config.store_path,
+        len(config.routes),
+        len(config.targets),
+    )
+    BridgeServer(config, args.log_level).run()
+    return 0
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    config = _load(args)
+    dry = " (dry run)" if config.dry_run else ""
+    print(
+        f"{config.file}: OK{dry}: {len(config.routes)} route(s), {len(config.targets)} "
+        f"target(s), store {config.store_path}"
+    )
+    for route in config.routes:
+        matchers = ", ".join(str(m) for m in route.matchers) or "every alert"
+        print(f"  route {route.name}: {matchers} -> {route.target}")
+    return 0
+
+
+def _read_payload(path: Path) -> Any:
+    try:
+        data = json.loads(path.read_text())
+    except OSError as err:
+        raise ValueError(f"{path}: cannot read: {err.strerror}") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON: {err}") from None
+    # A captured request (path, headers, body) as in the test fixtures, or a bare body.
+    if isinstance(data, dict) and "body" in data and "alerts" not in data:
+        return data["body"]
+    return data
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from bridge.replay import replay
+
+    config = _load(args)
+    print(json.dumps(replay(config, _read_payload(args.payload)), indent=2))
+    return 0
+
+
+def _cmd_dispatches(args: argparse.Namespace) -> int:
+    from bridge.outbox import RetryRefusedError, retry_dispatch
+    from bridge.web.audit import iso_times
+
+    config = _load(args)
+    store = SQLiteStore(config.store_path)
+    if args.action == "list":
+        rows = store.list_dispatches(args.state, None, args.limit, 0)
+        for row in iso_times(rows):
+            model = row["labels"].get("model", "-")
+            print(
+                f"{row['id']}  {row['state']:<9}  {row['created_at']}  {row['route']} -> "
+                f"{row['target']}  model={model}  {row['last_error'] or ''}".rstrip()
+            )
+        if not rows:
+            print("no dispatches")
+        return 0
+    if args.action == "show":
+        found = store.get_dispatch(args.dispatch_id)
+        if found is None:
+            raise ValueError(f"no dispatch {args.dispatch_id!r}")
+        print(json.dumps(iso_times(found), indent=2))
+        return 0
+    try:
+        retry_dispatch(store, config, args.dispatch_id, time.time())
+    except RetryRefusedError as err:
+        raise ValueError(str(err)) from None
+    print(
+        f"{args.dispatch_id}: back in the outbox; a running bridge sends it within "
+        f"{config.dispatch.poll_interval:g}s"
+    )
+    return 0
+
+
+_COMMANDS = {
+    "serve": _cmd_serve,
+    "check-config": _cmd_check_config,
+    "replay": _cmd_replay,
+    "dispatches": _cmd_dispatches,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``drift-bridge``; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="drift-bridge")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.parse_args(argv)
-    print(f"drift-bridge {__version__}")
-    return 0
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return _COMMANDS[args.command](args)
+    except ConfigError as err:
+        print(
+            f"drift-bridge: invalid configuration ({len(err.problems)} problem(s)):",
+            file=sys.stderr,
+        )
+        for problem in err.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    except (ValueError, StoreError, OSError) as err:
+        print(f"drift-bridge: error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,234 @@
+"""The outbox worker: sends pending dispatches after the webhook was acknowledged.
+
+All retrying lives here. A target makes one attempt; on a retryable error the dispatch waits
+(exponential backoff with jitter, at least what the target asked for) and is tried again until
+its deadline, after which it is dead-lettered; a permanent error dead-letters it at once. Dead
+letters stay visible and can be retried by hand (``drift-bridge dispatches retry``, or
+``POST /api/dispatches/<id>/retry``).
+
+Every server process runs one dispatcher. Dispatches are leased in the store, so each attempt is
+made by exactly one process; leases of attempts in flight are renewed, and a lease left by a
+process that died expires and the dispatch is taken over.
+"""
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from bridge.config import BridgeConfig
+from bridge.store import Store, StoreError
+from bridge.store.records import AttemptRecord, ClaimedDispatch
+from bridge.targets import DispatchError
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    """Claims due dispatches from the store and sends them on a small thread pool.
+
+    >>> dispatcher = Dispatcher(store, config)
+    >>> dispatcher.start()
+    >>> dispatcher.wake()      # after an intake created a dispatch: send it now
+    >>> dispatcher.stop()
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        config: BridgeConfig,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._store = store
+        self._config = config
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pool = ThreadPoolExecutor(config.dispatch.concurrency, thread_name_prefix="dispatch")
+        self._lock = threading.Lock()
+        self._in_flight: set[str] = set()
+
+    def start(self) -> None:
+        """Start the background loop."""
+        self._thread = threading.Thread(target=self._loop, name="dispatcher", daemon=True)
+        self._thread.start()
+
+    def alive(self) -> bool:
+        """True while the loop runs (readiness)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def wake(self) -> None:
+        """Look for due dispatches now instead of at the next poll."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop claiming, and wait up to ``timeout`` for attempts in flight to finish."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._pool.shutdown(wait=True, cancel_futures=False)
+
+    def run_once(self) -> list[str]:
+        """Claim what is due and submit it; returns the claimed dispatch ids."""
+        with self._lock:
+            free = self._config.dispatch.concurrency - len(self._in_flight)
+        if free <= 0:
+            return []
+        claimed = self._store.claim_due(
+            self._clock(), self.owner, self._config.dispatch.lease, free
+        )
+        for dispatch in claimed:
+            with self._lock:
+                self._in_flight.add(dispatch.id)
+            self._pool.submit(self._attempt, dispatch)
+        return [dispatch.id for dispatch in claimed]
+
+    def _loop(self) -> None:
+        poll = self._config.dispatch.poll_interval
+        lease = self._config.dispatch.lease
+        last_renewal = self._clock()
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                claimed = self.run_once()
+                if self._clock() - last_renewal > lease / 3:
+                    self._renew_leases()
+                    last_renewal = self._clock()
+            except StoreError as err:
+                log.error("dispatcher: the store failed, trying again in %gs: %s", poll, err)
+                claimed = []
+            except Exception:  # never let the loop die: readiness would go down for good
+                log.exception("dispatcher: unexpected error")
+                claimed = []
+            if not claimed:
+                self._wake.wait(poll)
+
+    def _renew_leases(self) -> None:
+        with self._lock:
+            ids = list(self._in_flight)
+        if ids:
+            self._store.renew_leases(self.owner, ids, self._clock() + self._config.dispatch.lease)
+
+    def _attempt(self, dispatch: ClaimedDispatch) -> None:
+        try:
+            record = self._send(dispatch)
+            try:
+                self._store.finish_attempt(record, self.owner, dispatch.target)
+            except StoreError as err:
+                # The lease expires and another attempt follows: at-least-once, never lost.
+                log.error(
+                    "dispatch_id=%s: could not record attempt %d: %s",
+                    dispatch.id,
+                    dispatch.attempt,
+                    err,
+                )
+                return
+            self._log(dispatch, record)
+        finally:
+            with self._lock:
+                self._in_flight.discard(dispatch.id)
+            self._wake.set()
+
+    def _send(self, dispatch: ClaimedDispatch) -> AttemptRecord:
+        started = self._clock()
+        target = self._config.targets.get(dispatch.target)
+
+        def record(
+            outcome: str,
+            message: str,
+            reason: str | None = None,
+            status: int | None = None,
+            response: str | None = None,
+            details: dict[str, object] | None = None,
+            next_attempt_at: float | None = None,
+        ) -> AttemptRecord:
+            return AttemptRecord(
+                dispatch.id,
+                dispatch.attempt,
+                started,
+                self._clock(),
+                outcome,
+                reason,
+                status,
+                message,
+                response,
+                details,
+                next_attempt_at,
+            )
+
+        if target is None:
+            return record(
+                "failed", f"target {dispatch.target!r} is not configured any more", "client_error"
+            )
+        try:
+            result = target.send(dispatch.request)
+        except DispatchError as err:
+            if not err.retryable:
+                return record("failed", err.message, err.reason, err.status, err.response)
+            return self._retry_or_give_up(
+                dispatch, record, err.message, err.reason, err.status, err.response, err.retry_after
+            )
+        except Exception as err:  # a bug in a target must not lose the dispatch
+            log.exception(
+                "dispatch_id=%s target=%s: unexpected error", dispatch.id, dispatch.target
+            )
+            return self._retry_or_give_up(
+                dispatch, record, f"internal error: {err!r}", "internal_error", None, None, None
+            )
+        return record("success", result.summary, None, result.status, None, dict(result.details))
+
+    def _retry_or_give_up(
+        self,
+        dispatch: ClaimedDispatch,
+        record: Callable[..., AttemptRecord],
+        message: str,
+        reason: str,
+        status: int | None,
+        response: str | None,
+        retry_after: float | None,
+    ) -> AttemptRecord:
+        delay = self._config.dispatch.retry.next_delay(dispatch.attempt, retry_after, self._rng)
+        next_at = self._clock() + delay
+        if next_at > dispatch.deadline_at:
+            deadline = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(dispatch.deadline_at))
+            return record(
+                "failed",
+                f"gave up at the deadline ({deadline}) after "
+                f"{dispatch.attempt} attempt(s); last error: {message}",
+                reason,
+                status,
+                response,
+            )
+        return record("retry", message, reason, status, response, None, next_at)
+
+    def _log(self, dispatch: ClaimedDispatch, record: AttemptRecord) -> None:
+        level = {"success": logging.INFO, "retry": logging.WARNING}.get(
+            record.outcome, logging.ERROR
+        )
+        suffix = ""
+        if record.next_attempt_at is not None:
+            suffix = f"; next attempt in {record.next_attempt_at - record.finished_at:.1f}s"
+        elif record.outcome == "failed":
+            suffix = "; dead-lettered"
+        log.log(
+            level,
+            "dispatch_id=%s route=%s target=%s fingerprint=%s attempt=%d outcome=%s%s: %s",
+            dispatch.id,
+            dispatch.route,
+            dispatch.target,
+            dispatch.fingerprint,
+            dispatch.attempt,
+            record.outcome,
+            f" reason={record.reason}" if record.reason else "",
+            record.message + suffix,
+        )

@@ -1,0 +1,71 @@
+"""``drift-bridge serve``: the bridge on gunicorn, a production WSGI server.
+
+Each worker process opens its own store connection and runs its own dispatcher; the store's
+transactions and leases keep them from stepping on each other.
+"""
+
+import logging
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from bridge.config import BridgeConfig
+from bridge.dispatcher import Dispatcher
+from bridge.store import SQLiteStore
+from bridge.web.app import create_app
+from exporter.web import parse_listen_address
+
+log = logging.getLogger(__name__)
+
+
+def build_app(config: BridgeConfig) -> Flask:
+    """Open the store, start a dispatcher and build the app, in the calling process."""
+    store = SQLiteStore(config.store_path)
+    dispatcher = Dispatcher(store, config)
+    dispatcher.start()
+    return create_app(config, store, dispatcher)
+
+
+def _worker_exit(_server: Any, worker: Any) -> None:
+    app = getattr(worker, "wsgi", None)
+    state = getattr(app, "extensions", {}).get("drift_bridge")
+    if state is not None and state.dispatcher is not None:
+        # Let attempts in flight finish; anything left is picked up again after its lease.
+        state.dispatcher.stop(timeout=20)
+
+
+class BridgeServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn, configured from the bridge's config instead of gunicorn's command line."""
+
+    def __init__(self, config: BridgeConfig, log_level: str = "info") -> None:
+        self._config = config
+        self._log_level = log_level
+        super().__init__()
+
+    def load_config(self) -> None:
+        """Translate the bridge's server settings to gunicorn's."""
+        server = self._config.server
+        host, port = parse_listen_address(server.listen_address)
+        bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        settings = {
+            "bind": [bind],
+            "workers": server.workers,
+            "worker_class": "gthread",
+            "threads": server.threads,
+            "timeout": 60,
+            "graceful_timeout": 30,
+            "keepalive": 5,
+            "loglevel": self._log_level,
+            "proc_name": "drift-bridge",
+            "worker_exit": _worker_exit,
+            # Our own log lines carry everything; gunicorn's access log would repeat them.
+            "accesslog": None,
+            "errorlog": "-",
+        }
+        for key, value in settings.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        """Called in each worker after the fork."""
+        return build_app(self._config)

@@ -1,0 +1,1 @@
+"""The bridge's HTTP interface: Flask blueprints and the application factory."""

@@ -1,0 +1,89 @@
+"""``POST /alerts``: the Alertmanager webhook receiver.
+
+Persist, then acknowledge: the 2xx goes out only once the notification and every decision it
+caused are committed. A request that can never succeed gets a 4xx naming what is wrong (so
+Alertmanager stops retrying it); a failure of the bridge itself gets a 503 (so it retries).
+"""
+
+import json
+import logging
+
+from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from bridge.alerts import PayloadError, parse_notification
+from bridge.intake import record_notification
+from bridge.store import StoreError
+from bridge.web import auth
+from bridge.web.errors import error_response
+from bridge.web.state import bridge
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("alerts", __name__)
+
+
+@blueprint.post("/alerts")
+@auth.required
+def receive() -> ResponseReturnValue:
+    """Record an Alertmanager notification and what it causes."""
+    state = bridge()
+    if request.mimetype != "application/json":
+        state.count_rejected("invalid")
+        return error_response(
+            415, f"expected Content-Type application/json, got {request.mimetype or 'none'}"
+        )
+    raw = request.get_data(cache=False)
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        state.count_rejected("invalid")
+        return error_response(400, f"body is not valid JSON: {err}")
+    try:
+        notification = parse_notification(body)
+    except PayloadError as err:
+        state.count_rejected("invalid")
+        log.warning("rejected a webhook from %s: %s", request.remote_addr, err)
+        return error_response(400, f"invalid Alertmanager payload: {err}")
+    try:
+        result = record_notification(
+            state.store,
+            state.config,
+            notification,
+            raw.decode(),
+            request.remote_addr,
+            request.headers.get("User-Agent"),
+        )
+    except StoreError as err:
+        log.error(
+            "could not record a notification (answering 503 so Alertmanager retries): %s", err
+        )
+        return error_response(503, "could not record the notification; retry later")
+    if result.dispatches_created and state.dispatcher is not None:
+        state.dispatcher.wake()
+    return jsonify(
+        notification_id=result.notification_id,
+        alerts=[
+            {
+                "index": o.index,
+                "fingerprint": o.fingerprint,
+                "status": o.status,
+                "route": o.route,
+                "decision": o.decision,
+                "reason": o.reason,
+                "dispatch_id": o.dispatch_id,
+            }
+            for o in result.outcomes
+        ],
+    )
+
+
+@blueprint.errorhandler(413)
+def too_large(_err: Exception) -> ResponseReturnValue:
+    """Count and explain a body over ``max_body_bytes``."""
+    state = bridge()
+    state.count_rejected("too_large")
+    return error_response(
+        413,
+        f"request body larger than the limit of {state.config.server.max_body_bytes} bytes "
+        "(max_body_bytes)",
+    )

@@ -1,0 +1,39 @@
+"""What the request handlers share: the config, the store and this process's dispatcher."""
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from flask import current_app
+
+from bridge.config import BridgeConfig
+from bridge.dispatcher import Dispatcher
+from bridge.store import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Bridge:
+    """The running bridge, as seen by one server process."""
+
+    config: BridgeConfig
+    store: Store
+    dispatcher: Dispatcher | None
+
+    def count(self, name: str, labels: Mapping[str, str]) -> None:
+        """Count something outside an intake transaction; a store failure is only logged."""
+        try:
+            self.store.count(name, labels)
+        except StoreError as err:
+            log.error("could not count %s%s: %s", name, dict(labels), err)
+
+    def count_rejected(self, outcome: str) -> None:
+        """Count a webhook request that was refused (bad auth, bad payload, too large)."""
+        self.count("drift_bridge_notifications_total", {"outcome": outcome})
+
+
+def bridge() -> Bridge:
+    """The bridge of the current Flask app."""
+    state: Bridge = current_app.extensions["drift_bridge"]
+    return state
