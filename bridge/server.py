@@ -63,6 +63,10 @@ class BridgeServer(BaseApplication):  # type: ignore[misc]
             "accesslog": None,
             "errorlog": "-",
         }
+        # gunicorn 27+ opens a control socket under $HOME by default; two bridges on one
+        # machine would fight over it, and nothing here uses it.
+        if "control_socket_disable" in self.cfg.settings:
+            settings["control_socket_disable"] = True
         for key, value in settings.items():
             self.cfg.set(key, value)
 
