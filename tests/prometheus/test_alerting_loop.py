@@ -6,10 +6,11 @@ import pytest
 import requests
 
 from tests.support.dashboard import dashboard_queries, variable_metrics
-from tests.support.processes import Process, free_port, venv_script, wait_until
+from tests.support.processes import free_port, wait_until
 from tests.support.receiver import Received, webhook_receiver
 from tests.support.stack import (
     alertmanager_process,
+    exporter_process,
     prometheus_process,
     prometheus_query,
     render_alertmanager,
@@ -35,19 +36,7 @@ def test_alert_fires_for_the_drifting_model_only_and_reaches_the_webhook(tmp_pat
             [f"127.0.0.1:{am_port}"],
             render_rules(tmp_path, for_="2s"),
         )
-        exporter = Process(
-            "exporter",
-            [
-                venv_script("drift-exporter"),
-                "simulate",
-                f"--web.listen-address=127.0.0.1:{exporter_port}",
-                "--model=churn-classifier:drifting:42",
-                "--model=fraud-detector:healthy:7",
-                "--days=40",
-                "--step-seconds=0",
-            ],
-            tmp_path,
-        )
+        exporter = exporter_process(tmp_path, exporter_port, "--days=40", "--step-seconds=0")
         with (
             exporter,
             alertmanager_process(am_config, tmp_path, am_port) as alertmanager,

@@ -38,8 +38,8 @@ class Recorder:
 
 
 @contextmanager
-def webhook_receiver() -> Iterator[tuple[str, Recorder]]:
-    """Serve on a free loopback port; yields the base URL and the recorder."""
+def webhook_receiver(port: int = 0) -> Iterator[tuple[str, Recorder]]:
+    """Serve on loopback (a free port unless given); yields the base URL and the recorder."""
     recorder = Recorder()
 
     class Handler(BaseHTTPRequestHandler):
@@ -54,7 +54,7 @@ def webhook_receiver() -> Iterator[tuple[str, Recorder]]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -11,7 +11,7 @@ from typing import Any
 import requests
 import yaml
 
-from tests.support.processes import Process, require_binary
+from tests.support.processes import Process, require_binary, venv_script
 
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = REPO / "prometheus"
@@ -128,3 +128,26 @@ def prometheus_query(port: int, expr: str) -> list[dict[str, Any]]:
         raise ValueError(f"query {expr!r} failed: {body.get('errorType')}: {body.get('error')}")
     result: list[dict[str, Any]] = body["data"]["result"]
     return result
+
+
+def exporter_process(work_dir: Path, port: int, *extra: str) -> Process:
+    """``drift-exporter simulate`` with a drifting and a healthy model (not started)."""
+    return Process(
+        f"exporter-{port}",
+        [
+            venv_script("drift-exporter"),
+            "simulate",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--model=churn-classifier:drifting:42",
+            "--model=fraud-detector:healthy:7",
+            *extra,
+        ],
+        work_dir,
+    )
+
+
+def bridge_process(config: Path, work_dir: Path, name: str = "bridge") -> Process:
+    """``drift-bridge serve`` with ``config`` (not started)."""
+    return Process(
+        name, [venv_script("drift-bridge"), "serve", f"--config.file={config}"], work_dir
+    )
