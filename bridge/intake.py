@@ -59,8 +59,9 @@ def record_notification(
 ) -> IntakeResult:
     """Decide about every alert and record it all atomically; raises StoreError if it cannot."""
     now = time.time() if now is None else now
-    outcomes: list[AlertOutcome] = []
-    with store.transaction() as txn:
+
+    def decide(txn: Transaction) -> tuple[int, list[AlertOutcome]]:
+        outcomes: list[AlertOutcome] = []
         notification_id = txn.add_notification(notification, now, payload, remote_addr, user_agent)
         txn.count("drift_bridge_notifications_total", {"outcome": "accepted"})
         if notification.truncated_alerts:
@@ -80,10 +81,15 @@ def record_notification(
                 _record(txn, notification_id, alert, outcome, None, now)
                 outcomes.append(outcome)
             for route in routes:
-                decide = _decide_firing if alert.firing else _decide_resolved
+                decide_alert = _decide_firing if alert.firing else _decide_resolved
                 outcomes.append(
-                    decide(txn, config, route, notification, alert, index, notification_id, now)
+                    decide_alert(
+                        txn, config, route, notification, alert, index, notification_id, now
+                    )
                 )
+        return notification_id, outcomes
+
+    notification_id, outcomes = store.atomically(decide)
     if notification.truncated_alerts:
         log.warning(
             "notification %d: Alertmanager left out %d alert(s) (max_alerts); group_key=%s",

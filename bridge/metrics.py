@@ -20,8 +20,7 @@ from prometheus_client.registry import Collector
 from bridge import __version__
 from bridge.config import BridgeConfig
 from bridge.store import Store, StoreError
-from bridge.store.records import Decision
-from bridge.store.sqlite import LATENCY_BUCKETS, LATENCY_METRIC
+from bridge.store.records import LATENCY_BUCKETS, LATENCY_METRIC, Decision
 
 # name -> (help, label names, label values pre-initialised at 0 so series exist from the start)
 COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {

@@ -4,10 +4,10 @@ SQLite (``bridge.store.sqlite``) is the embedded default. A shared PostgreSQL st
 bridge replicas implements the same two protocols; everything else only talks to them.
 """
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bridge.alerts import Notification
 from bridge.store.records import (
@@ -17,6 +17,8 @@ from bridge.store.records import (
     EpisodeKey,
     NewDispatch,
 )
+
+T = TypeVar("T")
 
 
 class StoreError(Exception):
@@ -119,7 +121,14 @@ class Store(Protocol):
     """The durable record of notifications, decisions, episodes and the dispatch outbox."""
 
     def transaction(self) -> AbstractContextManager[Transaction]:
-        """An intake transaction: committed at the end of the block, rolled back on error."""
+        """A write transaction: committed at the end of the block, rolled back on error."""
+        ...
+
+    def atomically(self, work: Callable[[Transaction], T]) -> T:
+        """Run ``work`` in a write transaction, possibly shared with concurrent callers.
+
+        Durable when it returns; all of ``work``'s writes or, if it raises, none of them.
+        """
         ...
 
     def count(self, name: str, labels: Mapping[str, str], amount: float = 1.0) -> None:

@@ -1,0 +1,151 @@
+"""Benchmark: POST /alerts on the production server against a bare Flask app on the same server.
+
+Both run on gunicorn with the bridge's defaults (2 worker processes x 8 threads). The bridge
+records every notification and decision durably (SQLite, WAL, synchronous=FULL) before its 2xx;
+the bare app only answers 200. Dispatching is off (dry run) so that only intake is measured.
+
+1. Throughput with wrk (2 threads, 16 connections): resends of one episode (duplicates) and a
+   new episode on every request.
+2. Latency at a fixed 200 requests/s (open loop, new episodes), measured from each request's
+   scheduled time, so a stall is not hidden (no coordinated omission).
+
+    .venv/bin/python bench/bridge_intake.py [--seconds 10]
+"""
+
+import argparse
+import json
+import queue
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+from support import (
+    TOKEN,
+    bare,
+    body,
+    bridge,
+    free_port,
+    wait_ready,
+    write_bridge_config,
+    wrk,
+)
+
+
+def fixed_rate(url: str, rate: float, seconds: float, prefix: str) -> list[float]:
+    """Latencies (ms) of requests sent at ``rate``/s, each a new episode."""
+    total = int(rate * seconds)
+    jobs: queue.Queue[tuple[int, float] | None] = queue.Queue()
+    latencies: list[float] = []
+    failures: list[int] = []
+    lock = threading.Lock()
+    template = body("firing-single-bearer")
+
+    def worker() -> None:
+        session = requests.Session()
+        while (job := jobs.get()) is not None:
+            index, scheduled = job
+            template_copy = json.loads(json.dumps(template))
+            template_copy["alerts"][0]["fingerprint"] = f"{prefix}-{index}"
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            response = session.post(
+                url, json=template_copy, timeout=10, headers={"Authorization": f"Bearer {TOKEN}"}
+            )
+            elapsed = (time.perf_counter() - scheduled) * 1000
+            with lock:
+                latencies.append(elapsed)
+                if response.status_code != 200:
+                    failures.append(response.status_code)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(32)]
+    for thread in threads:
+        thread.start()
+    start = time.perf_counter() + 0.5
+    for index in range(total):
+        jobs.put((index, start + index / rate))
+    for _ in threads:
+        jobs.put(None)
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise RuntimeError(f"{len(failures)} requests failed: {sorted(set(failures))}")
+    return latencies
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rate", type=float, default=200.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        bridge_port, bare_port = free_port(), free_port()
+        config = write_bridge_config(
+            work,
+            bridge_port,
+            {"hook": {"type": "webhook", "url": "http://127.0.0.1:9/never"}},
+            {
+                "name": "retrain",
+                "matchers": ['alertname="ModelDriftHigh"'],
+                "target": "hook",
+                "parameters": {"MODEL": "{{ labels.model }}"},
+                "cooldown": "0s",
+            },
+            dry_run=True,
+        )
+        with bridge(config, work) as bridge_proc, bare(bare_port, work, 2, 8) as bare_proc:
+            wait_ready(bridge_proc, f"http://127.0.0.1:{bridge_port}/readyz")
+            wait_ready(bare_proc, f"http://127.0.0.1:{bare_port}/alerts")
+            urls = {
+                "bare": f"http://127.0.0.1:{bare_port}/alerts",
+                "bridge": f"http://127.0.0.1:{bridge_port}/alerts",
+            }
+            print(f"throughput: wrk -t2 -c16 -d{args.seconds}s (2 cores shared by wrk and server)")
+            results = {}
+            cases = (
+                ("bare", "bare", False),
+                ("bridge (resends)", "bridge", False),
+                ("bridge (new episodes)", "bridge", True),
+            )
+            for label, name, unique in cases:
+                results[label] = figures = wrk(urls[name], work, unique, args.seconds, 16)
+                print(
+                    f"  {label:24} {figures['rps']:8.0f} req/s  p50 {figures['p50_ms']:6.2f} ms"
+                    f"  p99 {figures['p99_ms']:6.2f} ms  non-2xx {figures['errors']:.0f}"
+                )
+            bare_rps = results["bare"]["rps"]
+            for label, figures in results.items():
+                if label != "bare":
+                    print(
+                        f"  ratio {label} / bare: {figures['rps'] / bare_rps:.2f}x  (goal >= 0.5x)"
+                    )
+
+            print(f"latency at a fixed {args.rate:.0f} req/s for {args.seconds}s (new episodes):")
+            for name in ("bare", "bridge"):
+                lat = fixed_rate(urls[name], args.rate, args.seconds, f"rate-{name}")
+                p99 = percentile(lat, 99)
+                goal = "  (goal p99 < 20 ms)" if name == "bridge" else ""
+                print(
+                    f"  {name:8} n={len(lat)}  p50 {statistics.median(lat):6.2f} ms  "
+                    f"p99 {p99:6.2f} ms  max {max(lat):6.2f} ms{goal}"
+                )
+            stats = requests.get(f"http://127.0.0.1:{bridge_port}/metrics", timeout=5).text
+            accepted = next(
+                line
+                for line in stats.splitlines()
+                if line.startswith('drift_bridge_notifications_total{outcome="accepted"}')
+            )
+            print(f"bridge recorded: {accepted}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""The outbox in SQLite: leasing due dispatches, recording attempts, requeueing dead ones."""
+
+import json
+import sqlite3
+
+from bridge.store.records import (
+    LATENCY_BUCKETS,
+    LATENCY_METRIC,
+    AttemptRecord,
+    ClaimedDispatch,
+    DispatchState,
+)
+from bridge.store.sqlite_transaction import SQLiteTransaction, to_json
+
+_NEXT_STATE = {
+    "success": DispatchState.SUCCEEDED,
+    "retry": DispatchState.PENDING,
+    "failed": DispatchState.DEAD,
+}
+
+
+def claim_due(
+    conn: sqlite3.Connection, now: float, owner: str, lease_seconds: float, limit: int
+) -> list[ClaimedDispatch]:
+    """Lease up to ``limit`` dispatches due now (or whose lease expired) for one attempt."""
+    rows = conn.execute(
+        "UPDATE dispatches SET state = 'sending', lease_owner = ?, lease_until = ?,"
+        " attempts = attempts + 1 WHERE id IN (SELECT id FROM dispatches"
+        " WHERE (state = 'pending' AND next_attempt_at <= ?)"
+        " OR (state = 'sending' AND lease_until < ?)"
+        " ORDER BY next_attempt_at LIMIT ?)"
+        " RETURNING id, route, target, request, attempts, created_at, deadline_at,"
+        " (SELECT fingerprint FROM episodes WHERE episodes.id = episode_id) AS fp",
+        (owner, now + lease_seconds, now, now, limit),
+    ).fetchall()
+    return [
+        ClaimedDispatch(
+            id=row["id"],
+            route=row["route"],
+            target=row["target"],
+            request=json.loads(row["request"]),
+            attempt=row["attempts"],
+            created_at=row["created_at"],
+            deadline_at=row["deadline_at"],
+            fingerprint=row["fp"],
+        )
+        for row in rows
+    ]
+
+
+def renew_leases(
+    conn: sqlite3.Connection, owner: str, dispatch_ids: list[str], until: float
+) -> None:
+    """Keep the leases of attempts still in flight."""
+    marks = ", ".join("?" for _ in dispatch_ids)
+    conn.execute(
+        "UPDATE dispatches SET lease_until = ? WHERE lease_owner = ?"
+        f" AND id IN ({marks}) AND state = 'sending'",
+        (until, owner, *dispatch_ids),
+    )
+
+
+def finish_attempt(txn: SQLiteTransaction, record: AttemptRecord, owner: str, target: str) -> None:
+    """Record an attempt and move its dispatch on (succeeded, pending again, or dead)."""
+    state = _NEXT_STATE[record.outcome]
+    txn.conn.execute(
+        "INSERT INTO attempts (dispatch_id, attempt, started_at, finished_at, outcome, reason,"
+        " status, message, response, details, next_attempt_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            record.dispatch_id,
+            record.attempt,
+            record.started_at,
+            record.finished_at,
+            record.outcome,
+            record.reason,
+            record.status,
+            record.message,
+            record.response,
+            to_json(record.details),
+            record.next_attempt_at,
+        ),
+    )
+    # Only the lease holder moves the dispatch on: a worker that stalled past its lease still
+    # has its attempt recorded, but the outcome of the worker that took over stands.
+    created = txn.conn.execute(
+        "UPDATE dispatches SET state = ?, next_attempt_at = ?, lease_owner = NULL,"
+        " lease_until = NULL, last_error = ?, last_reason = ?, result = COALESCE(?, result),"
+        " completed_at = ? WHERE id = ? AND state = 'sending' AND lease_owner = ?"
+        " RETURNING created_at",
+        (
+            state.value,
+            record.next_attempt_at,
+            None if state == DispatchState.SUCCEEDED else record.message,
+            record.reason,
+            to_json(record.details),
+            record.finished_at if state != DispatchState.PENDING else None,
+            record.dispatch_id,
+            owner,
+        ),
+    ).fetchone()
+    if created is None:
+        return
+    txn.count(
+        "drift_bridge_dispatch_attempts_total",
+        {"target": target, "outcome": record.outcome, "reason": record.reason or "none"},
+    )
+    if state != DispatchState.PENDING:
+        txn.count("drift_bridge_dispatches_total", {"target": target, "outcome": state})
+    if state == DispatchState.SUCCEEDED:
+        _observe_latency(txn, target, record.finished_at - created["created_at"])
+
+
+def requeue(
+    txn: SQLiteTransaction,
+    dispatch_id: str,
+    request: dict[str, object] | None,
+    error: str | None,
+    now: float,
+    deadline_at: float,
+) -> None:
+    """Send a dead dispatch again from now (or record why it still cannot be)."""
+    if request is None:
+        txn.conn.execute(
+            "UPDATE dispatches SET last_error = ?, last_reason = 'invalid_request' WHERE id = ?",
+            (error, dispatch_id),
+        )
+        return
+    txn.conn.execute(
+        "UPDATE dispatches SET state = 'pending', request = ?, next_attempt_at = ?,"
+        " deadline_at = ?, completed_at = NULL, lease_owner = NULL, lease_until = NULL"
+        " WHERE id = ? AND state = 'dead'",
+        (to_json(request), now, deadline_at, dispatch_id),
+    )
+    txn.count("drift_bridge_dispatch_retries_requested_total", {})
+
+
+def _observe_latency(txn: SQLiteTransaction, target: str, seconds: float) -> None:
+    for bound in LATENCY_BUCKETS:
+        if seconds <= bound:
+            txn.count(f"{LATENCY_METRIC}_bucket", {"target": target, "le": repr(bound)})
+    txn.count(f"{LATENCY_METRIC}_bucket", {"target": target, "le": "+Inf"})
+    txn.count(f"{LATENCY_METRIC}_sum", {"target": target}, seconds)
+    txn.count(f"{LATENCY_METRIC}_count", {"target": target})

@@ -1,0 +1,244 @@
+"""Intake operations on one open SQLite write transaction."""
+
+import json
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+
+from bridge.alerts import Notification
+from bridge.store.records import DispatchState, Episode, EpisodeKey, NewDispatch
+
+_EPISODE_COLUMNS = "id, route, fingerprint, starts_at, state, outcome, dispatch_id"
+
+
+def labels_key(labels: Mapping[str, str]) -> str:
+    """Labels as canonical JSON, the key of a counter or a cooldown."""
+    return json.dumps(dict(sorted(labels.items())), separators=(",", ":"))
+
+
+def _episode(row: sqlite3.Row) -> Episode:
+    return Episode(
+        id=row["id"],
+        key=EpisodeKey(row["route"], row["fingerprint"], row["starts_at"]),
+        state=row["state"],
+        outcome=row["outcome"],
+        dispatch_id=row["dispatch_id"],
+    )
+
+
+def to_json(value: Any) -> str | None:
+    """Compact JSON text, or None."""
+    return None if value is None else json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def from_json(value: str | None) -> Any:
+    """Parsed JSON text, or None."""
+    return None if value is None else json.loads(value)
+
+
+class SQLiteTransaction:
+    """Intake operations on one open SQLite transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        # Counter increments, written once at the end: many intakes share one commit.
+        self.counts: dict[tuple[str, str], float] = {}
+
+    def add_notification(
+        self,
+        notification: Notification,
+        received_at: float,
+        payload: str,
+        remote_addr: str | None,
+        user_agent: str | None,
+    ) -> int:
+        """Record the notification as received; returns its id."""
+        cursor = self.conn.execute(
+            "INSERT INTO notifications (received_at, receiver, status, group_key, external_url,"
+            " alert_count, truncated_alerts, remote_addr, user_agent, payload)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                received_at,
+                notification.receiver,
+                notification.status,
+                notification.group_key,
+                notification.external_url,
+                len(notification.alerts),
+                notification.truncated_alerts,
+                remote_addr,
+                user_agent,
+                payload,
+            ),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def open_episode(
+        self,
+        key: EpisodeKey,
+        labels: Mapping[str, str],
+        cooldown_key: str,
+        notification_id: int,
+        now: float,
+    ) -> tuple[Episode, bool]:
+        """The episode of ``key``, created firing if new; True when it was created now."""
+        cursor = self.conn.execute(
+            "INSERT INTO episodes (route, fingerprint, starts_at, labels, cooldown_key, state,"
+            " outcome, first_notification_id, opened_at) VALUES (?, ?, ?, ?, ?, 'firing',"
+            " 'pending', ?, ?) ON CONFLICT (route, fingerprint, starts_at) DO NOTHING",
+            (
+                key.route,
+                key.fingerprint,
+                key.starts_at,
+                labels_key(labels),
+                cooldown_key,
+                notification_id,
+                now,
+            ),
+        )
+        episode = self.find_episode(key)
+        assert episode is not None
+        return episode, cursor.rowcount == 1
+
+    def find_episode(self, key: EpisodeKey) -> Episode | None:
+        """The episode of ``key``, if any."""
+        row = self.conn.execute(
+            f"SELECT {_EPISODE_COLUMNS} FROM episodes"
+            " WHERE route = ? AND fingerprint = ? AND starts_at = ?",
+            (key.route, key.fingerprint, key.starts_at),
+        ).fetchone()
+        return None if row is None else _episode(row)
+
+    def last_dispatch(
+        self, route: str, cooldown_key: str, exclude_episode: int
+    ) -> tuple[float, str] | None:
+        """(time, dispatch id) of the route's latest dispatched episode with ``cooldown_key``."""
+        row = self.conn.execute(
+            "SELECT dispatched_at, dispatch_id FROM episodes WHERE route = ? AND cooldown_key = ?"
+            " AND dispatched_at IS NOT NULL AND id != ? ORDER BY dispatched_at DESC LIMIT 1",
+            (route, cooldown_key, exclude_episode),
+        ).fetchone()
+        return None if row is None else (row["dispatched_at"], row["dispatch_id"])
+
+    def set_outcome(
+        self, episode_id: int, outcome: str, dispatch_id: str | None, now: float
+    ) -> None:
+        """What was done for a new episode (a dispatch starts the route's cooldown)."""
+        self.conn.execute(
+            "UPDATE episodes SET outcome = ?, dispatch_id = ?, dispatched_at = ? WHERE id = ?",
+            (outcome, dispatch_id, now if dispatch_id is not None else None, episode_id),
+        )
+
+    def close_episode(self, episode_id: int, now: float, ends_at: str | None) -> bool:
+        """Mark resolved; False when it already was."""
+        cursor = self.conn.execute(
+            "UPDATE episodes SET state = 'resolved', resolved_at = ?, ends_at = ?"
+            " WHERE id = ? AND state = 'firing'",
+            (now, ends_at, episode_id),
+        )
+        return cursor.rowcount == 1
+
+    def add_resolved_episode(
+        self,
+        key: EpisodeKey,
+        labels: Mapping[str, str],
+        cooldown_key: str,
+        notification_id: int,
+        now: float,
+        ends_at: str | None,
+    ) -> Episode:
+        """Record an episode first seen resolved (its firing never reached the bridge)."""
+        self.conn.execute(
+            "INSERT INTO episodes (route, fingerprint, starts_at, labels, cooldown_key, state,"
+            " outcome, first_notification_id, opened_at, resolved_at, ends_at)"
+            " VALUES (?, ?, ?, ?, ?, 'resolved', 'resolved_before_firing', ?, ?, ?, ?)",
+            (
+                key.route,
+                key.fingerprint,
+                key.starts_at,
+                labels_key(labels),
+                cooldown_key,
+                notification_id,
+                now,
+                now,
+                ends_at,
+            ),
+        )
+        episode = self.find_episode(key)
+        assert episode is not None
+        return episode
+
+    def add_decision(
+        self,
+        notification_id: int,
+        alert_index: int,
+        fingerprint: str,
+        starts_at: str,
+        alert_status: str,
+        route: str | None,
+        decision: str,
+        reason: str,
+        episode_id: int | None,
+        dispatch_id: str | None,
+        now: float,
+    ) -> None:
+        """Record one decision about one alert."""
+        self.conn.execute(
+            "INSERT INTO decisions (notification_id, alert_index, fingerprint, starts_at,"
+            " alert_status, route, decision, reason, episode_id, dispatch_id, decided_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                notification_id,
+                alert_index,
+                fingerprint,
+                starts_at,
+                alert_status,
+                route,
+                decision,
+                reason,
+                episode_id,
+                dispatch_id,
+                now,
+            ),
+        )
+
+    def add_dispatch(self, dispatch: NewDispatch) -> None:
+        """Put a dispatch in the outbox (due now, unless it is a dry run or dead already)."""
+        due = dispatch.created_at if dispatch.state == DispatchState.PENDING else None
+        done = None if dispatch.state == DispatchState.PENDING else dispatch.created_at
+        self.conn.execute(
+            "INSERT INTO dispatches (id, episode_id, kind, route, target, target_type, state,"
+            " context, request, created_at, deadline_at, next_attempt_at, last_error,"
+            " last_reason, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                dispatch.id,
+                dispatch.episode_id,
+                dispatch.kind,
+                dispatch.route,
+                dispatch.target,
+                dispatch.target_type,
+                dispatch.state.value,
+                to_json(dispatch.context),
+                to_json(dispatch.request),
+                dispatch.created_at,
+                dispatch.deadline_at,
+                due,
+                dispatch.error,
+                dispatch.reason,
+                done,
+            ),
+        )
+
+    def count(self, name: str, labels: Mapping[str, str], amount: float = 1.0) -> None:
+        """Add to a counter exported on /metrics (written with the transaction)."""
+        key = (name, labels_key(labels))
+        self.counts[key] = self.counts.get(key, 0.0) + amount
+
+
+def write_counts(conn: sqlite3.Connection, counts: Mapping[tuple[str, str], float]) -> None:
+    """Add ``counts`` to the counters table."""
+    conn.executemany(
+        "INSERT INTO counters (name, labels, value) VALUES (?, ?, ?)"
+        " ON CONFLICT (name, labels) DO UPDATE SET value = value + excluded.value",
+        [(name, labels, amount) for (name, labels), amount in counts.items()],
+    )
