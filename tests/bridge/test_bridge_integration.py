@@ -11,9 +11,9 @@ import yaml
 
 from tests.bridge.conftest import TOKEN, base_config
 from tests.support.fixtures import body
-from tests.support.processes import free_port, wait_until
+from bridge.demo.processes import free_port, wait_until
 from tests.support.receiver import Recorder, webhook_receiver
-from tests.support.stack import (
+from bridge.demo.stack import (
     alertmanager_process,
     bridge_process,
     exporter_process,

@@ -13,7 +13,7 @@ from bridge.store import SQLiteStore
 from bridge.web.app import create_app
 from tests.bridge.conftest import ConfigWriter, auth_headers
 from tests.support.fixtures import body
-from tests.support.processes import wait_until
+from bridge.demo.processes import wait_until
 
 
 def script(tmp_path: Path, failures: int) -> Path:

@@ -6,9 +6,9 @@ import pytest
 import requests
 
 from tests.support.dashboard import dashboard_queries, variable_metrics
-from tests.support.processes import free_port, wait_until
+from bridge.demo.processes import free_port, wait_until
 from tests.support.receiver import Received, webhook_receiver
-from tests.support.stack import (
+from bridge.demo.stack import (
     alertmanager_process,
     exporter_process,
     prometheus_process,

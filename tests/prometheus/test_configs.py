@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.processes import require_binary
-from tests.support.stack import PROMETHEUS_DIR
+from bridge.demo.processes import require_binary
+from bridge.demo.stack import PROMETHEUS_DIR
 
 
 def run_tool(*argv: str, cwd: Path = PROMETHEUS_DIR) -> subprocess.CompletedProcess[str]:

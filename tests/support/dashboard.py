@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.support.stack import PROMETHEUS_DIR
+from bridge.demo.stack import PROMETHEUS_DIR
 
 DASHBOARD = PROMETHEUS_DIR / "grafana" / "dashboards" / "drift.json"
 

@@ -1,7 +1,9 @@
-"""The shipped Prometheus and Alertmanager configs, rendered for a test run on loopback ports.
+"""The shipped Prometheus and Alertmanager configs, rendered for a demo or test run on loopback.
 
-Only what a test must change is overridden (addresses, files, timers); everything else, the rule
-expression and the routing tree included, is the shipped file itself.
+This is the documented override: only what a short run must change is replaced (addresses, the
+token file, the rule's ``for`` and Alertmanager's timers); everything else, the alert expression,
+the threshold and the routing tree included, is the shipped file itself. The shipped files are
+never edited.
 """
 
 from collections.abc import Mapping
@@ -11,9 +13,10 @@ from typing import Any
 import requests
 import yaml
 
-from tests.support.processes import Process, require_binary, venv_script
+from bridge.demo.processes import Process, require_binary, venv_script
 
 REPO = Path(__file__).resolve().parents[2]
+# The demo runs from a checkout of the repository, where prometheus/ sits beside bridge/.
 PROMETHEUS_DIR = REPO / "prometheus"
 
 
@@ -130,16 +133,20 @@ def prometheus_query(port: int, expr: str) -> list[dict[str, Any]]:
     return result
 
 
-def exporter_process(work_dir: Path, port: int, *extra: str) -> Process:
-    """``drift-exporter simulate`` with a drifting and a healthy model (not started)."""
+def exporter_process(
+    work_dir: Path,
+    port: int,
+    *extra: str,
+    models: tuple[str, ...] = ("churn-classifier:drifting:42", "fraud-detector:healthy:7"),
+) -> Process:
+    """``drift-exporter simulate``, by default with a drifting and a healthy model (not started)."""
     return Process(
         f"exporter-{port}",
         [
             venv_script("drift-exporter"),
             "simulate",
             f"--web.listen-address=127.0.0.1:{port}",
-            "--model=churn-classifier:drifting:42",
-            "--model=fraud-detector:healthy:7",
+            *(f"--model={model}" for model in models),
             *extra,
         ],
         work_dir,

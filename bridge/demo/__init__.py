@@ -1,0 +1,1 @@
+"""``make demo``: the whole loop on loopback, and the process plumbing the tests share with it."""
