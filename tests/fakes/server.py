@@ -89,7 +89,10 @@ class FakeServer:
             "127.0.0.1", self._port, self.app, threaded=True, request_handler=_QuietHandler
         )
         self._port = server.port
-        thread = threading.Thread(target=server.serve_forever, name=f"fake-{self._port}")
+        # A short poll interval makes stop() (and so every test's teardown) quick.
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.01}, name=f"fake-{self._port}"
+        )
         thread.daemon = True
         thread.start()
         self._server, self._thread = server, thread
