@@ -275,7 +275,7 @@ class FakeGitHub(FakeServer):
         with self._state:
             self._next_id += 1
             run_id = self._next_id
-        title = found.run_name.format_map(inputs) if found.run_name else found.name
+        title = found.run_name.format_map(_Inputs(inputs)) if found.run_name else found.name
         run = Run(run_id, repository, found, ref, dict(inputs), title, datetime.now(UTC))
         self.runs.append(run)
         if body.get("return_run_details") is True:
@@ -388,6 +388,13 @@ class FakeGitHub(FakeServer):
 
     def _invalid(self, detail: str) -> Response:
         return self.error_response(422, f"Invalid request.\n\n{detail}")
+
+
+class _Inputs(dict[str, Any]):
+    """``${{ inputs.x }}`` of an input that was not given renders empty."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
 
 
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
