@@ -18,13 +18,15 @@ Settings (``targets.<name>`` with ``type: jenkins``):
 ``tls_verify``/``ca_file``  default ``true`` / the system CA bundle
 =========================  =========================================================================
 
-``201`` + ``Location`` records the queue item URL; ``303`` means an identical request is already
-waiting (our own earlier attempt whose answer was lost) and is a success with ``merged: true``.
+``201`` + ``Location`` records the queue item URL; ``303`` to a queue item means an identical
+request is already waiting (our own earlier attempt whose answer was lost) and is a success with
+``merged: true``.
 Every other status follows :func:`bridge.targets.http.check_response`, with Jenkins' message.
 Parameters named ``token`` or ``delay`` would collide with Jenkins' own fields.
 """
 
 import logging
+import re
 from typing import Any
 from urllib.parse import urljoin
 
@@ -45,6 +47,8 @@ from bridge.targets.support import (
 )
 
 log = logging.getLogger(__name__)
+
+_QUEUE_ITEM = re.compile(r"/queue/item/\d+/?$")
 
 
 class JenkinsTarget:
@@ -133,7 +137,8 @@ class JenkinsTarget:
             )
         location = response.headers.get("Location")
         queue_url = urljoin(url, location) if location else None
-        if response.status_code == 303 and queue_url:
+        # Only a 303 to a queue item is a merge; a proxy's 303 to a login page is not.
+        if response.status_code == 303 and queue_url and _QUEUE_ITEM.search(queue_url):
             log.info("Jenkins %s merged the request into %s", self.name, queue_url)
             return DispatchResult(
                 f"already queued as {queue_url} (identical request merged)",

@@ -315,6 +315,20 @@ def test_identical_request_already_queued_is_a_merged_success(
     assert len(jenkins.queue) == 1
 
 
+def test_303_to_anything_but_a_queue_item_is_not_a_merge(
+    jenkins: FakeJenkins, secrets_dir: Path
+) -> None:
+    jenkins.fail_next(1, 303, {"Location": "https://sso.example.com/login?from=%2Fjenkins"})
+    target = jenkins_target(jenkins, secrets_dir)
+
+    with pytest.raises(DispatchError) as caught:
+        target.send(target.prepare(make_job()))
+
+    assert caught.value.reason == FailureReason.CLIENT_ERROR
+    assert caught.value.retryable is False
+    assert "sso.example.com/login" in caught.value.message
+
+
 def test_two_dispatches_with_the_same_parameters_are_not_merged(
     jenkins: FakeJenkins, secrets_dir: Path
 ) -> None:
