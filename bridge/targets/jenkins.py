@@ -25,7 +25,6 @@ Every other status follows :func:`bridge.targets.http.check_response`, with Jenk
 Parameters named ``token`` or ``delay`` would collide with Jenkins' own fields.
 """
 
-import logging
 import re
 from typing import Any
 from urllib.parse import urljoin
@@ -36,7 +35,6 @@ from bridge.config_reader import Reader
 from bridge.credentials import Secret, read_secret
 from bridge.targets.base import DispatchError, DispatchResult, FailureReason, Job, Request
 from bridge.targets.http import check_response
-from bridge.targets.http import request as http_request
 from bridge.targets.support import (
     HttpSettings,
     PathTemplate,
@@ -45,8 +43,6 @@ from bridge.targets.support import (
     stored,
     with_dispatch_id,
 )
-
-log = logging.getLogger(__name__)
 
 _QUEUE_ITEM = re.compile(r"/queue/item/\d+/?$")
 
@@ -132,14 +128,11 @@ class JenkinsTarget:
             if self.api_token is None:
                 self._add_crumb(session)
             what = f"Jenkins {self.name} {url}"
-            response = http_request(
-                session, "POST", url, what, self.http.timeout, data=form, params=query
-            )
+            response = self.http.request(session, "POST", url, what, data=form, params=query)
         location = response.headers.get("Location")
         queue_url = urljoin(url, location) if location else None
         # Only a 303 to a queue item is a merge; a proxy's 303 to a login page is not.
         if response.status_code == 303 and queue_url and _QUEUE_ITEM.search(queue_url):
-            log.info("Jenkins %s merged the request into %s", self.name, queue_url)
             return DispatchResult(
                 f"already queued as {queue_url} (identical request merged)",
                 {"queue_url": queue_url, "merged": True},
@@ -155,9 +148,8 @@ class JenkinsTarget:
     def _add_crumb(self, session: requests.Session) -> None:
         """Fetch a crumb; the session keeps the cookie it is bound to (Jenkins 2.176+)."""
         what = f"Jenkins {self.name} crumb issuer"
-        response = http_request(
-            session, "GET", f"{self.url}/crumbIssuer/api/json", what, self.http.timeout
-        )
+        url = f"{self.url}/crumbIssuer/api/json"
+        response = self.http.request(session, "GET", url, what)
         if response.status_code == 404:
             return  # CSRF protection is off
         if self.user is None and response.status_code in (401, 403):

@@ -30,7 +30,6 @@ from bridge.config_reader import Reader
 from bridge.credentials import Secret, read_secret
 from bridge.targets.base import DispatchError, DispatchResult, FailureReason, Job, Request
 from bridge.targets.http import check_response, response_excerpt
-from bridge.targets.http import request as http_request
 from bridge.targets.support import (
     HttpSettings,
     PathTemplate,
@@ -124,9 +123,7 @@ class WebhookTarget:
                 raise DispatchError(
                     f"webhook {self.name}: {err}", retryable=False, reason=FailureReason.AUTH_ERROR
                 ) from None
-            response = http_request(
-                session, method, url, what, self.http.timeout, json=body, headers=headers
-            )
+            response = self.http.request(session, method, url, what, json=body, headers=headers)
         check_response(response, what)
         details: dict[str, Any] = {}
         if response.content:

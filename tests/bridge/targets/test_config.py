@@ -182,6 +182,7 @@ def test_bad_jenkins_job_path_is_named(job: str, problem: str, secret_file: str)
         ("timeout", "soon", "invalid duration"),
         ("delay", 10, "expected a duration"),
         ("tls_verify", "no", "expected true or false"),
+        ("ca_file", 42, "expected a string"),
     ],
 )
 def test_bad_jenkins_values_are_named(key: str, value: Any, problem: str, secret_file: str) -> None:
@@ -306,3 +307,11 @@ def test_webhook_method_must_be_known() -> None:
     [problem] = problems_of({"type": "webhook", "url": "https://h/run", "method": "GET"})
 
     assert problem.startswith("bridge.yml: targets.t.method: must be one of POST, PUT, PATCH")
+
+
+def test_ca_file_with_tls_verification_off_is_refused(secret_file: str) -> None:
+    settings = {**valid("webhook", secret_file), "tls_verify": False, "ca_file": "/etc/ca.pem"}
+
+    assert problems_of(settings) == [
+        "bridge.yml: targets.t.ca_file: has no effect with tls_verify: false"
+    ]

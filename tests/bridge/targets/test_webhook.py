@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from bridge.targets import DispatchError, FailureReason, Target
 from tests.bridge.targets.builders import make_job, stored, target_from
@@ -136,3 +137,32 @@ def test_stored_request_is_sent_after_a_restart(webhook: FakeWebhook) -> None:
     webhook_target(webhook).send(request)
 
     assert webhook.received[0].json["dispatch_id"] == "drb-6"
+
+
+@pytest.mark.parametrize(
+    ("settings", "verify"),
+    [
+        ({"tls_verify": False}, False),
+        ({"ca_file": "/etc/ssl/private-ca.pem"}, "/etc/ssl/private-ca.pem"),
+    ],
+)
+def test_tls_settings_win_over_the_environments_ca_bundle(
+    webhook: FakeWebhook,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: dict[str, Any],
+    verify: bool | str,
+) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    seen: list[Any] = []
+    original = requests.adapters.HTTPAdapter.send
+
+    def recording_send(self: Any, request: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs["verify"])
+        return original(self, request, **kwargs)
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", recording_send)
+    target = webhook_target(webhook, **settings)
+
+    target.send(target.prepare(make_job()))
+
+    assert seen == [verify]
