@@ -7,6 +7,7 @@
 ...     jenkins.refuse_connections()         # nothing listens on the port any more ...
 ...     jenkins.accept_connections()         # ... until this (same port, same state)
 ...     jenkins.received                     # every request so far, faulted ones included
+...     jenkins.wait_for(3, timeout=5)       # block until 3 requests arrived (async senders)
 
 The werkzeug server is used rather than ``exporter.web.serving`` because wsgiref decodes the path
 and keeps no raw copy, and the fakes must see exactly how a client encoded it.
@@ -36,6 +37,8 @@ class Received:
     form: dict[str, str]
     json: Any
     cookies: dict[str, str]
+    # time.time() when the request arrived, for latency measurements across processes.
+    at: float
 
     def header(self, name: str) -> str | None:
         """A header, whatever its case."""
@@ -73,7 +76,7 @@ class FakeServer:
         self.prefix = prefix.rstrip("/")
         # Seconds every response is held before the request is handled.
         self.delay = 0.0
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._received: list[Received] = []
         self._faults: deque[Fault] = deque()
         self._server: BaseWSGIServer | None = None
@@ -144,6 +147,16 @@ class FakeServer:
         with self._lock:
             return list(self._received)
 
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[Received]:
+        """Wait until at least ``count`` requests arrived; TimeoutError names how many did."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: len(self._received) >= count, timeout):
+                raise TimeoutError(
+                    f"{type(self).__name__}: {len(self._received)} of {count} requests "
+                    f"arrived within {timeout:g}s"
+                )
+            return list(self._received)
+
     def clear_received(self) -> None:
         """Forget the requests recorded so far."""
         with self._lock:
@@ -175,9 +188,11 @@ class FakeServer:
             form=request.form.to_dict(),
             json=request.get_json(silent=True),
             cookies=dict(request.cookies),
+            at=time.time(),
         )
         with self._lock:
             self._received.append(received)
+            self._lock.notify_all()
             fault = self._faults.popleft() if self._faults else None
         if self.delay:
             time.sleep(self.delay)

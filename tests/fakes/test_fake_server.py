@@ -1,5 +1,6 @@
 """Fault injection and request records, shared by every fake."""
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -63,3 +64,21 @@ def test_refused_connections_until_accepted_again_on_the_same_port(fake: FakeWeb
 
     assert fake.url + "/x" == url
     assert requests.post(url, timeout=5).status_code == 200
+
+
+def test_wait_for_returns_once_enough_requests_arrived(fake: FakeWebhook) -> None:
+    sender = threading.Timer(0.1, lambda: requests.post(fake.url + "/late", timeout=5))
+    sender.start()
+
+    [late] = fake.wait_for(1, timeout=5)
+    sender.join()
+
+    assert late.path == "/late"
+    assert late.at <= time.time()
+
+
+def test_wait_for_says_how_many_arrived_when_it_times_out(fake: FakeWebhook) -> None:
+    requests.post(fake.url + "/x", timeout=5)
+
+    with pytest.raises(TimeoutError, match=r"1 of 2 requests arrived within 0\.1s"):
+        fake.wait_for(2, timeout=0.1)
