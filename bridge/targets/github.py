@@ -17,7 +17,8 @@ Settings (``targets.<name>`` with ``type: github``):
                         rejects it (older GHES) is asked again without it, once, and then never
 ``event_type``          repository_dispatch: the event type, 1-100 characters (template allowed)
 ``timeout``             per request, default ``10s``
-``tls_verify``/``ca_file``  default ``true`` / the system CA bundle
+``tls_verify``          default ``true``
+``ca_file``             CA bundle of a private CA (default: the system's)
 ======================  ============================================================================
 
 workflow_dispatch inputs are the route's parameters plus the dispatch id: at most 25 strings whose

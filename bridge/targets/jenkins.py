@@ -15,7 +15,8 @@ Settings (``targets.<name>`` with ``type: jenkins``):
                            so Jenkins never merges two dispatches into one queue item
 ``delay``                  quiet period, e.g. ``0s`` or ``30s`` (default: the job's own)
 ``timeout``                per request, default ``10s``
-``tls_verify``/``ca_file``  default ``true`` / the system CA bundle
+``tls_verify``             default ``true``
+``ca_file``                CA bundle of a private CA (default: the system's)
 =========================  =========================================================================
 
 ``201`` + ``Location`` records the queue item URL; ``303`` to a queue item means an identical

@@ -2,16 +2,17 @@
 
 Settings (``targets.<name>`` with ``type: webhook``):
 
-=========================  =========================================================================
-``url``                    http(s) URL; templates only in the path, each templated segment
-                           URL-encoded once rendered (``https://h/api/{{ labels.model }}/run``)
-``method``                 ``POST`` (default), ``PUT`` or ``PATCH``
-``headers``                static extra headers (no ``Authorization``: use the settings below)
-``bearer_token_file|_env`` ``Authorization: Bearer``; or
-``basic_auth``             ``{username, password_file|_env}``
-``timeout``                default ``10s``
-``tls_verify``/``ca_file``  default ``true`` / the system CA bundle
-=========================  =========================================================================
+==========================  ========================================================================
+``url``                     http(s) URL; templates only in the path, each templated segment
+                            URL-encoded once rendered (``https://h/api/{{ labels.model }}/run``)
+``method``                  ``POST`` (default), ``PUT`` or ``PATCH``
+``headers``                 static extra headers (no ``Authorization``: use the settings below)
+``bearer_token_file|_env``  ``Authorization: Bearer``; or
+``basic_auth``              ``{username, password_file|_env}``
+``timeout``                 default ``10s``
+``tls_verify``              default ``true``
+``ca_file``                 CA bundle of a private CA (default: the system's)
+==========================  ========================================================================
 
 The body::
 
