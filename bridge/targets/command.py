@@ -216,7 +216,7 @@ def _tail(file: IO[bytes], chars: int) -> str:
     size = file.tell()
     file.seek(max(0, size - chars * 4))
     text = file.read().decode("utf-8", errors="replace")
-    return text[-chars:].strip()
+    return text.strip()[-chars:]
 
 
 def from_config(name: str, reader: Reader) -> CommandTarget | None:

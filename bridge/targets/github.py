@@ -17,7 +17,8 @@ Settings (``targets.<name>`` with ``type: github``):
                         rejects it (older GHES) is asked again without it, once, and then never
 ``event_type``          repository_dispatch: the event type, 1-100 characters (template allowed)
 ``timeout``             per request, default ``10s``
-``tls_verify``/``ca_file``  default ``true`` / the system CA bundle
+``tls_verify``          default ``true``
+``ca_file``             CA bundle of a private CA (default: the system's)
 ======================  ============================================================================
 
 workflow_dispatch inputs are the route's parameters plus the dispatch id: at most 25 strings whose
@@ -47,7 +48,6 @@ from bridge.targets.http import (
     response_message,
     retry_after_seconds,
 )
-from bridge.targets.http import request as http_request
 from bridge.targets.support import (
     HttpSettings,
     compile_template,
@@ -170,21 +170,19 @@ class GitHubTarget:
             ) from None
         what = f"GitHub {self.name} {self.mode}"
         with self.http.session() as session:
-            response = http_request(
-                session, "POST", url, what, self.http.timeout, json=body, headers=headers
-            )
+            response = self.http.request(session, "POST", url, what, json=body, headers=headers)
             if asks_details and response.status_code in (400, 422):
                 # Protocol fallback, not a retry: older servers do not know the field.
                 log.info(
-                    "GitHub %s rejected return_run_details (HTTP %s: %s); sending without it",
+                    "dispatch %s: GitHub %s rejected return_run_details (HTTP %s: %s); "
+                    "sending without it",
+                    body.get("inputs", {}).get(self.dispatch_id_input),
                     self.name,
                     response.status_code,
                     response_message(response),
                 )
                 body.pop("return_run_details")
-                response = http_request(
-                    session, "POST", url, what, self.http.timeout, json=body, headers=headers
-                )
+                response = self.http.request(session, "POST", url, what, json=body, headers=headers)
                 if 200 <= response.status_code < 300:
                     self.run_details_supported = False
         _check_rate_limit(response, what)
@@ -192,7 +190,7 @@ class GitHubTarget:
         return self._result(response, body)
 
     def _result(self, response: requests.Response, body: Mapping[str, Any]) -> DispatchResult:
-        if self.mode == "repository_dispatch":
+        if "event_type" in body:
             return DispatchResult(
                 f"repository_dispatch {body.get('event_type')!r} sent to {self.owner}/{self.repo}",
                 status=response.status_code,

@@ -15,16 +15,18 @@ Settings (``targets.<name>`` with ``type: jenkins``):
                            so Jenkins never merges two dispatches into one queue item
 ``delay``                  quiet period, e.g. ``0s`` or ``30s`` (default: the job's own)
 ``timeout``                per request, default ``10s``
-``tls_verify``/``ca_file``  default ``true`` / the system CA bundle
+``tls_verify``             default ``true``
+``ca_file``                CA bundle of a private CA (default: the system's)
 =========================  =========================================================================
 
-``201`` + ``Location`` records the queue item URL; ``303`` means an identical request is already
-waiting (our own earlier attempt whose answer was lost) and is a success with ``merged: true``.
+``201`` + ``Location`` records the queue item URL; ``303`` to a queue item means an identical
+request is already waiting (our own earlier attempt whose answer was lost) and is a success with
+``merged: true``.
 Every other status follows :func:`bridge.targets.http.check_response`, with Jenkins' message.
 Parameters named ``token`` or ``delay`` would collide with Jenkins' own fields.
 """
 
-import logging
+import re
 from typing import Any
 from urllib.parse import urljoin
 
@@ -34,7 +36,6 @@ from bridge.config_reader import Reader
 from bridge.credentials import Secret, read_secret
 from bridge.targets.base import DispatchError, DispatchResult, FailureReason, Job, Request
 from bridge.targets.http import check_response
-from bridge.targets.http import request as http_request
 from bridge.targets.support import (
     HttpSettings,
     PathTemplate,
@@ -44,7 +45,7 @@ from bridge.targets.support import (
     with_dispatch_id,
 )
 
-log = logging.getLogger(__name__)
+_QUEUE_ITEM = re.compile(r"/queue/item/\d+/?$")
 
 
 class JenkinsTarget:
@@ -128,13 +129,11 @@ class JenkinsTarget:
             if self.api_token is None:
                 self._add_crumb(session)
             what = f"Jenkins {self.name} {url}"
-            response = http_request(
-                session, "POST", url, what, self.http.timeout, data=form, params=query
-            )
+            response = self.http.request(session, "POST", url, what, data=form, params=query)
         location = response.headers.get("Location")
         queue_url = urljoin(url, location) if location else None
-        if response.status_code == 303 and queue_url:
-            log.info("Jenkins %s merged the request into %s", self.name, queue_url)
+        # Only a 303 to a queue item is a merge; a proxy's 303 to a login page is not.
+        if response.status_code == 303 and queue_url and _QUEUE_ITEM.search(queue_url):
             return DispatchResult(
                 f"already queued as {queue_url} (identical request merged)",
                 {"queue_url": queue_url, "merged": True},
@@ -150,9 +149,8 @@ class JenkinsTarget:
     def _add_crumb(self, session: requests.Session) -> None:
         """Fetch a crumb; the session keeps the cookie it is bound to (Jenkins 2.176+)."""
         what = f"Jenkins {self.name} crumb issuer"
-        response = http_request(
-            session, "GET", f"{self.url}/crumbIssuer/api/json", what, self.http.timeout
-        )
+        url = f"{self.url}/crumbIssuer/api/json"
+        response = self.http.request(session, "GET", url, what)
         if response.status_code == 404:
             return  # CSRF protection is off
         if self.user is None and response.status_code in (401, 403):

@@ -16,6 +16,7 @@ import requests
 from bridge import __version__
 from bridge.config_reader import Reader
 from bridge.targets.base import DispatchError, FailureReason, Request
+from bridge.targets.http import request as http_request
 from bridge.templating import Template, TemplateError
 
 T = TypeVar("T")
@@ -126,9 +127,15 @@ class HttpSettings:
     def session(self) -> requests.Session:
         """A new session (one per attempt: no cookie or connection outlives it)."""
         session = requests.Session()
-        session.verify = self.verify
         session.headers["User-Agent"] = USER_AGENT
         return session
+
+    def request(
+        self, session: requests.Session, method: str, url: str, what: str, **kwargs: Any
+    ) -> requests.Response:
+        """:func:`bridge.targets.http.request` with this timeout and TLS setting."""
+        # ``verify`` per request: on the session, REQUESTS_CA_BUNDLE would override it.
+        return http_request(session, method, url, what, self.timeout, verify=self.verify, **kwargs)
 
 
 def read_http_settings(reader: Reader, default_timeout: float = 10.0) -> HttpSettings:

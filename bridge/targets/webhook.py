@@ -2,16 +2,17 @@
 
 Settings (``targets.<name>`` with ``type: webhook``):
 
-=========================  =========================================================================
-``url``                    http(s) URL; templates only in the path, each templated segment
-                           URL-encoded once rendered (``https://h/api/{{ labels.model }}/run``)
-``method``                 ``POST`` (default), ``PUT`` or ``PATCH``
-``headers``                static extra headers (no ``Authorization``: use the settings below)
-``bearer_token_file|_env`` ``Authorization: Bearer``; or
-``basic_auth``             ``{username, password_file|_env}``
-``timeout``                default ``10s``
-``tls_verify``/``ca_file``  default ``true`` / the system CA bundle
-=========================  =========================================================================
+==========================  ========================================================================
+``url``                     http(s) URL; templates only in the path, each templated segment
+                            URL-encoded once rendered (``https://h/api/{{ labels.model }}/run``)
+``method``                  ``POST`` (default), ``PUT`` or ``PATCH``
+``headers``                 static extra headers (no ``Authorization``: use the settings below)
+``bearer_token_file|_env``  ``Authorization: Bearer``; or
+``basic_auth``              ``{username, password_file|_env}``
+``timeout``                 default ``10s``
+``tls_verify``              default ``true``
+``ca_file``                 CA bundle of a private CA (default: the system's)
+==========================  ========================================================================
 
 The body::
 
@@ -30,7 +31,6 @@ from bridge.config_reader import Reader
 from bridge.credentials import Secret, read_secret
 from bridge.targets.base import DispatchError, DispatchResult, FailureReason, Job, Request
 from bridge.targets.http import check_response, response_excerpt
-from bridge.targets.http import request as http_request
 from bridge.targets.support import (
     HttpSettings,
     PathTemplate,
@@ -124,9 +124,7 @@ class WebhookTarget:
                 raise DispatchError(
                     f"webhook {self.name}: {err}", retryable=False, reason=FailureReason.AUTH_ERROR
                 ) from None
-            response = http_request(
-                session, method, url, what, self.http.timeout, json=body, headers=headers
-            )
+            response = self.http.request(session, method, url, what, json=body, headers=headers)
         check_response(response, what)
         details: dict[str, Any] = {}
         if response.content:
