@@ -14,8 +14,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support.fixtures import body  # noqa: E402
 from bridge.demo.processes import Process, free_port, venv_script  # noqa: E402
+from tests.support.fixtures import body  # noqa: E402
 
 TOKEN = "bench-token"
 __all__ = ["TOKEN", "Process", "body", "free_port", "venv_script"]

@@ -33,12 +33,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``drift-demo``; returns the exit status."""
     defaults = DemoSettings()
     parser = argparse.ArgumentParser(prog="drift-demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--step-seconds", type=float, default=defaults.step_seconds,
-                        help=f"seconds per simulated day (default {defaults.step_seconds:g})")
-    parser.add_argument("--timeout", type=float, default=defaults.timeout,
-                        help=f"give up after this many seconds (default {defaults.timeout:g})")
-    parser.add_argument("--keep-running", action="store_true",
-                        help="leave everything running after the summary, until Ctrl-C")
+    parser.add_argument(
+        "--step-seconds",
+        type=float,
+        default=defaults.step_seconds,
+        help=f"seconds per simulated day (default {defaults.step_seconds:g})",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=defaults.timeout,
+        help=f"give up after this many seconds (default {defaults.timeout:g})",
+    )
+    parser.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="leave everything running after the summary, until Ctrl-C",
+    )
     args = parser.parse_args(argv)
     for binary in ("prometheus", "prometheus-alertmanager"):
         try:

@@ -85,8 +85,13 @@ def _bridge_config(settings: DemoSettings, work: Path, port: int, exporter: str)
     config["auth"]["token_file"] = str(work / "alertmanager.token")
     # The job runs with this interpreter, which has the project installed.
     config["targets"]["retrain-job"]["command"] = [
-        sys.executable, "-m", "bridge.demo.retrain_job", "--exporter-url", exporter,
-        "--training-seconds", str(settings.training_seconds),
+        sys.executable,
+        "-m",
+        "bridge.demo.retrain_job",
+        "--exporter-url",
+        exporter,
+        "--training-seconds",
+        str(settings.training_seconds),
     ]
     config["dispatch"] = {"poll_interval": "200ms"}
     path = work / "bridge.yml"
@@ -109,8 +114,10 @@ def running_stack(settings: DemoSettings, work: Path) -> Iterator[Stack]:
     )
     prom_config = render_prometheus(
         work,
-        {"drift-exporter": f"127.0.0.1:{ports['exporter']}",
-         "drift-bridge": f"127.0.0.1:{ports['bridge']}"},
+        {
+            "drift-exporter": f"127.0.0.1:{ports['exporter']}",
+            "drift-bridge": f"127.0.0.1:{ports['bridge']}",
+        },
         [f"127.0.0.1:{ports['alertmanager']}"],
         render_rules(work, settings.alert_for),
         settings.interval,
@@ -119,16 +126,23 @@ def running_stack(settings: DemoSettings, work: Path) -> Iterator[Stack]:
     with ExitStack() as stop:
         for process, ready in (
             (bridge_process(bridge_config, work), f"{urls['bridge']}/readyz"),
-            (alertmanager_process(am_config, work, ports["alertmanager"]),
-             f"{urls['alertmanager']}/-/ready"),
-            (prometheus_process(prom_config, work, ports["prometheus"]),
-             f"{urls['prometheus']}/-/ready"),
+            (
+                alertmanager_process(am_config, work, ports["alertmanager"]),
+                f"{urls['alertmanager']}/-/ready",
+            ),
+            (
+                prometheus_process(prom_config, work, ports["prometheus"]),
+                f"{urls['prometheus']}/-/ready",
+            ),
         ):
             stack.processes.append(stop.enter_context(process))
             process.wait_http(ready)
         # The exporter last, so that the story starts when everything watches it.
         exporter = exporter_process(
-            work, ports["exporter"], f"--days={settings.days}", f"--start-day={settings.start_day}",
+            work,
+            ports["exporter"],
+            f"--days={settings.days}",
+            f"--start-day={settings.start_day}",
             f"--step-seconds={settings.step_seconds}",
             models=(f"{settings.drifting}:drifting:42", f"{settings.healthy}:healthy:7"),
         )
@@ -141,8 +155,9 @@ def watch(
     stack: Stack, settings: DemoSettings, out: TextIO, clock: Callable[[], float] = time.monotonic
 ) -> DemoResult:
     """Follow the loop until it closes (or the timeout), printing a live timeline."""
-    observer = Observer(stack.urls["exporter"], stack.urls["prometheus"], stack.urls["bridge"],
-                        stack.token)
+    observer = Observer(
+        stack.urls["exporter"], stack.urls["prometheus"], stack.urls["bridge"], stack.token
+    )
     started = clock()
     timeline = Timeline(out, settings.drifting, settings.healthy)
     threshold: float | None = None
@@ -152,27 +167,45 @@ def watch(
         elapsed = clock() - started
         dead = stack.dead()
         if dead is not None:
-            return DemoResult(False, f"{dead.name} exited:\n{dead.logs()[-1500:]}",
-                              timeline.milestones, last, trail, stack.work_dir, stack.processes)
+            return DemoResult(
+                False,
+                f"{dead.name} exited:\n{dead.logs()[-1500:]}",
+                timeline.milestones,
+                last,
+                trail,
+                stack.work_dir,
+                stack.processes,
+            )
         if threshold is None:
             threshold = observer.threshold()
             if threshold is not None:
                 timeline.threshold = threshold
         last = observer.snapshot()
-        (dispatch, *_) = last.dispatches_for(settings.drifting) or [None]
-        if dispatch is not None and dispatch["episode_state"] == "resolved":
-            trail = observer.trail(dispatch["id"])
+        dispatches = last.dispatches_for(settings.drifting)
+        if dispatches and dispatches[0]["episode_state"] == "resolved":
+            trail = observer.trail(dispatches[0]["id"])
         timeline.update(elapsed, last, trail)
         if "resolution recorded" in timeline.milestones and trail is not None:
-            return DemoResult(True, "the loop closed", timeline.milestones, last, trail,
-                              stack.work_dir, stack.processes)
+            return DemoResult(
+                True,
+                "the loop closed",
+                timeline.milestones,
+                last,
+                trail,
+                stack.work_dir,
+                stack.processes,
+            )
         time.sleep(0.5)
     missing = timeline.next_milestone()
     return DemoResult(
         False,
         f"timed out after {settings.timeout:.0f}s waiting for: {missing} "
         f"(logs in {stack.work_dir})",
-        timeline.milestones, last, trail, stack.work_dir, stack.processes,
+        timeline.milestones,
+        last,
+        trail,
+        stack.work_dir,
+        stack.processes,
     )
 
 
@@ -212,8 +245,18 @@ def run_demo(
     with running_stack(settings, work) as stack:
         Timeline.header(out, stack.urls, work)
         result = verdict(watch(stack, settings, out), settings)
-        Timeline.summary(out, result.closed, result.reason, result.milestones, result.last,
-                         result.trail, settings.drifting, settings.healthy, stack.urls, work)
+        Timeline.summary(
+            out,
+            result.closed,
+            result.reason,
+            result.milestones,
+            result.last,
+            result.trail,
+            settings.drifting,
+            settings.healthy,
+            stack.urls,
+            work,
+        )
         if on_closed is not None:
             on_closed(stack, result)
     return result

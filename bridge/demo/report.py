@@ -43,7 +43,9 @@ class Timeline:
         for name in ("exporter", "prometheus", "alertmanager", "bridge"):
             print(f"  {name:<13}{urls[name]}", file=out)
         print(f"  logs, configs, store: {work}\n", file=out)
-        print(f"{'time':>7}  {'day':>3}  {'churn':>7}  {'fraud':>7}  alert          bridge", file=out)
+        print(
+            f"{'time':>7}  {'day':>3}  {'churn':>7}  {'fraud':>7}  alert          bridge", file=out
+        )
 
     def next_milestone(self) -> str:
         """The first hop not reached yet."""
@@ -74,19 +76,28 @@ class Timeline:
             )
         retrained = snap.retrainings.get(model, 0) > 0
         if score > self.threshold and not retrained:
-            self._mark("drift above threshold", elapsed,
-                       f"{model} {score:.3f} > {self.threshold:g} on day {snap.day}")
+            self._mark(
+                "drift above threshold",
+                elapsed,
+                f"{model} {score:.3f} > {self.threshold:g} on day {snap.day}",
+            )
         if alert in ("pending", "firing"):
             self._mark("alert pending", elapsed, f"ModelDriftHigh for {model}")
         if alert == "firing":
             self._mark("alert firing", elapsed, "held for the rule's `for`")
         if dispatches:
             first = dispatches[0]
-            self._mark("webhook recorded", _seconds(first["created_at"]) - offset,
-                       f"one episode, dispatch {first['id']} to {first['target']}")
+            self._mark(
+                "webhook recorded",
+                _seconds(first["created_at"]) - offset,
+                f"one episode, dispatch {first['id']} to {first['target']}",
+            )
             if first["state"] == "succeeded" and first["completed_at"]:
-                self._mark("retraining dispatched", _seconds(first["completed_at"]) - offset,
-                           f"{first['target']} accepted it (attempt {first['attempt_count']})")
+                self._mark(
+                    "retraining dispatched",
+                    _seconds(first["completed_at"]) - offset,
+                    f"{first['target']} accepted it (attempt {first['attempt_count']})",
+                )
         if retrained:
             self._mark("model retrained", elapsed, f"{model}'s reference reset by the job")
             if score <= self.threshold:
@@ -94,8 +105,11 @@ class Timeline:
         if "alert firing" in self.milestones and alert is None:
             self._mark("alert resolved", elapsed, "Prometheus no longer fires")
         if trail is not None and trail["episode"]["state"] == "resolved":
-            self._mark("resolution recorded", _seconds(trail["episode"]["resolved_at"]) - offset,
-                       "the bridge closed the episode")
+            self._mark(
+                "resolution recorded",
+                _seconds(trail["episode"]["resolved_at"]) - offset,
+                "the bridge closed the episode",
+            )
 
     @staticmethod
     def summary(
@@ -132,7 +146,10 @@ class Timeline:
         print("\nWhere to look (while it runs; `drift-demo --keep-running` keeps it up):", file=out)
         print(f"  Prometheus       {urls['prometheus']}/alerts", file=out)
         print(f"  Alertmanager     {urls['alertmanager']}", file=out)
-        print(f"  bridge audit     {urls['bridge']}/api/dispatches  (Authorization: Bearer "
-              f"$(cat {work}/alertmanager.token))", file=out)
+        print(
+            f"  bridge audit     {urls['bridge']}/api/dispatches  (Authorization: Bearer "
+            f"$(cat {work}/alertmanager.token))",
+            file=out,
+        )
         print(f"  bridge metrics   {urls['bridge']}/metrics", file=out)
         print(f"  logs             {work}/*.log", file=out)

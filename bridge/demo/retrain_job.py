@@ -20,9 +20,11 @@ from urllib.parse import quote
 
 import requests
 
+EX_TEMPFAIL = 75
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Retrain (simulated) the model named by the environment; exit 0 once its reference is reset."""
+    """Retrain (simulated) the model in the environment; exit 0 once its reference is reset."""
     parser = argparse.ArgumentParser(prog="retrain_job", description=__doc__.splitlines()[0])
     parser.add_argument("--exporter-url", required=True)
     parser.add_argument("--training-seconds", type=float, default=3.0)
@@ -32,15 +34,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not model:
         print("retrain_job: no MODEL in the environment", file=sys.stderr)
         return 2
-    print(f"retraining {model} (dispatch {dispatch_id}, drift {os.environ.get('DRIFT_BRIDGE_VALUE', '?')})")
+    drift = os.environ.get("DRIFT_BRIDGE_VALUE", "?")
+    print(f"retraining {model} (dispatch {dispatch_id}, drift {drift})")
     time.sleep(args.training_seconds)
     url = f"{args.exporter_url.rstrip('/')}/api/models/{quote(model, safe='')}/retrain"
     try:
         response = requests.post(url, timeout=10)
     except requests.RequestException as err:
-        # Non-zero: the bridge retries the dispatch.
+        # 75 (EX_TEMPFAIL): a transient failure, so the bridge retries the dispatch later.
         print(f"retrain_job: cannot reach the exporter: {err}", file=sys.stderr)
-        return 1
+        return EX_TEMPFAIL
     if response.status_code != 200:
         print(f"retrain_job: {url}: HTTP {response.status_code}: {response.text}", file=sys.stderr)
         return 1

@@ -18,8 +18,11 @@ The program also gets the route's parameters under their own names and ``DRIFT_B
 other characters than letters and digits as ``_``). Precedence, lowest first: inherited, the
 ``DRIFT_BRIDGE_*`` variables, parameters, ``env``.
 
-Exit status 0 is success. Another status or a timeout is retryable; a program that cannot be
-started (not found, not executable) is not.
+Exit status 0 is success. Exit status 75 (``EX_TEMPFAIL`` in sysexits.h: "try again later") is a
+retryable failure, for a job that knows its failure is transient (a busy GPU pool, an unreachable
+registry). Any other status, a timeout, or a program that cannot be started (not found, not
+executable) fails the dispatch at once: a retraining job that failed on its own is not re-run
+over and over; it becomes a dead letter to retry by hand once looked at.
 """
 
 import contextlib
@@ -39,6 +42,8 @@ from bridge.targets.support import compile_template, invalid, render, stored
 from bridge.templating import Template
 
 PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
+# sysexits.h: "temporary failure; the user is invited to retry".
+EX_TEMPFAIL = 75
 TAIL_CHARS = 4000
 MESSAGE_TAIL_CHARS = 500
 # After the timeout, the group gets SIGTERM, then SIGKILL this much later.
@@ -130,7 +135,7 @@ class CommandTarget:
                 raise DispatchError(
                     f"command {self.name}: killed after the {timeout:g}s timeout; stderr: "
                     f"{_tail(err, MESSAGE_TAIL_CHARS) or '(empty)'}",
-                    retryable=True,
+                    retryable=False,
                     reason=FailureReason.TIMEOUT,
                     response=_tail(err, TAIL_CHARS),
                 ) from None
@@ -140,7 +145,7 @@ class CommandTarget:
             raise DispatchError(
                 f"command {self.name}: {_describe(status)} after {elapsed:.1f}s; stderr: "
                 f"{stderr[-MESSAGE_TAIL_CHARS:] or '(empty)'}",
-                retryable=True,
+                retryable=status == EX_TEMPFAIL,
                 reason=FailureReason.COMMAND_FAILED,
                 response=stderr,
             )

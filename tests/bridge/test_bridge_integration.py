@@ -9,10 +9,7 @@ import pytest
 import requests
 import yaml
 
-from tests.bridge.conftest import TOKEN, base_config
-from tests.support.fixtures import body
 from bridge.demo.processes import free_port, wait_until
-from tests.support.receiver import Recorder, webhook_receiver
 from bridge.demo.stack import (
     alertmanager_process,
     bridge_process,
@@ -23,6 +20,9 @@ from bridge.demo.stack import (
     render_prometheus,
     render_rules,
 )
+from tests.bridge.conftest import TOKEN, base_config
+from tests.support.fixtures import body
+from tests.support.receiver import Recorder, webhook_receiver
 
 pytestmark = pytest.mark.integration
 

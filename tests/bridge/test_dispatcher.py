@@ -8,22 +8,22 @@ import pytest
 from flask.testing import FlaskClient
 
 from bridge.config import BridgeConfig
+from bridge.demo.processes import wait_until
 from bridge.dispatcher import Dispatcher
 from bridge.store import SQLiteStore
 from bridge.web.app import create_app
 from tests.bridge.conftest import ConfigWriter, auth_headers
 from tests.support.fixtures import body
-from bridge.demo.processes import wait_until
 
 
 def script(tmp_path: Path, failures: int) -> Path:
-    """A retraining job that fails its first ``failures`` runs, then records its environment."""
+    """A retraining job that asks for a retry (exit 75) ``failures`` times, then records its run."""
     path = tmp_path / "retrain.sh"
     path.write_text(
         "#!/bin/sh\n"
         f'count=$(cat "{tmp_path}/runs" 2>/dev/null || echo 0)\n'
         f'echo $((count + 1)) > "{tmp_path}/runs"\n'
-        f'if [ "$count" -lt {failures} ]; then echo "not yet ($count)" >&2; exit 3; fi\n'
+        f'if [ "$count" -lt {failures} ]; then echo "not yet ($count)" >&2; exit 75; fi\n'
         f'echo "$DRIFT_BRIDGE_DISPATCH_ID $MODEL" >> "{tmp_path}/done"\n'
     )
     path.chmod(0o755)
@@ -96,7 +96,7 @@ def test_transient_failures_are_retried_with_backoff_until_success(
         (2, "retry", "command_failed"),
         (3, "success", None),
     ]
-    assert "exit status 3" in trail["attempts"][0]["message"]
+    assert "exit status 75" in trail["attempts"][0]["message"]
     assert "not yet (0)" in trail["attempts"][0]["message"]
     # Backoff: 100ms initial, doubling, jittered to [50%, 100%].
     first, second, third = trail["attempts"]
@@ -162,7 +162,7 @@ def test_a_dispatch_that_keeps_failing_is_dead_lettered_at_its_deadline(
     command_config: tuple[ConfigWriter, dict[str, Any]],
 ) -> None:
     write_config, data = command_config
-    data["targets"]["job"]["command"] = ["/bin/false"]
+    data["targets"]["job"]["command"] = ["/bin/sh", "-c", "echo busy >&2; exit 75"]
     data["dispatch"]["retry"] = {"initial_delay": "100ms", "max_delay": "200ms", "deadline": "1s"}
     with Running(write_config(data)) as bridge:
         dispatch_id = bridge.fire()
@@ -170,7 +170,7 @@ def test_a_dispatch_that_keeps_failing_is_dead_lettered_at_its_deadline(
     assert len(dead["attempts"]) >= 3
     assert dead["attempts"][-1]["outcome"] == "failed"
     assert "gave up at the deadline" in dead["last_error"]
-    assert "exit status 1" in dead["last_error"]
+    assert "exit status 75" in dead["last_error"]
 
 
 def test_pending_dispatches_survive_a_restart_and_are_sent_after_it(
@@ -234,3 +234,17 @@ def test_many_episodes_are_each_sent_once(
         wait_until(lambda: bridge.store.outbox(time.time()).pending == 0 or None, 15, "the outbox")
     sent = [line.split()[0] for line in (tmp_path / "done").read_text().splitlines()]
     assert sorted(sent) == sorted(ids)
+
+
+def test_a_job_that_fails_on_its_own_is_dead_lettered_without_re_running_it(
+    command_config: tuple[ConfigWriter, dict[str, Any]], tmp_path: Path
+) -> None:
+    write_config, data = command_config
+    data["targets"]["job"]["command"] = ["/bin/sh", "-c", "echo run >> runs.log; exit 1"]
+    data["targets"]["job"]["working_dir"] = str(tmp_path)
+    with Running(write_config(data)) as bridge:
+        dispatch_id = bridge.fire()
+        dead = bridge.wait_state(dispatch_id, "dead")
+        time.sleep(0.5)
+    assert [a["outcome"] for a in dead["attempts"]] == ["failed"]
+    assert (tmp_path / "runs.log").read_text() == "run\n"

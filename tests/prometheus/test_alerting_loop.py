@@ -5,9 +5,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.dashboard import dashboard_queries, variable_metrics
 from bridge.demo.processes import free_port, wait_until
-from tests.support.receiver import Received, webhook_receiver
 from bridge.demo.stack import (
     alertmanager_process,
     exporter_process,
@@ -17,6 +15,8 @@ from bridge.demo.stack import (
     render_prometheus,
     render_rules,
 )
+from tests.support.dashboard import dashboard_queries, variable_metrics
+from tests.support.receiver import Received, webhook_receiver
 
 pytestmark = pytest.mark.integration
 

@@ -160,7 +160,7 @@ def test_exit_zero_is_success_with_output_tails() -> None:
     assert result.details["stderr_tail"] == "warn"
 
 
-def test_non_zero_exit_is_a_retryable_failure_with_the_stderr_tail() -> None:
+def test_a_failed_job_is_a_permanent_failure_with_the_stderr_tail() -> None:
     script = (
         "import sys\n"
         "print('x' * 5000, file=sys.stderr)\n"
@@ -172,13 +172,24 @@ def test_non_zero_exit_is_a_retryable_failure_with_the_stderr_tail() -> None:
     with pytest.raises(DispatchError) as caught:
         target.send(target.prepare(make_job()))
 
-    assert caught.value.retryable is True
+    assert caught.value.retryable is False
     assert caught.value.reason == FailureReason.COMMAND_FAILED
     assert "exit status 3" in caught.value.message
     assert caught.value.message.endswith("CUDA out of memory")
     assert len(caught.value.message) < 700
     assert caught.value.response is not None
     assert caught.value.response.endswith("CUDA out of memory")
+
+
+def test_exit_75_asks_for_a_retry_later() -> None:
+    target = command_target([sys.executable, "-c", "import sys; sys.exit(75)"])
+
+    with pytest.raises(DispatchError) as caught:
+        target.send(target.prepare(make_job()))
+
+    assert caught.value.retryable is True
+    assert caught.value.reason == FailureReason.COMMAND_FAILED
+    assert "exit status 75" in caught.value.message
 
 
 def test_killed_by_a_signal_says_which() -> None:
@@ -214,7 +225,7 @@ def test_timeout_kills_the_program_and_its_children(tmp_path: Path) -> None:
         target.send(target.prepare(make_job()))
 
     assert time.monotonic() - started < 5
-    assert caught.value.retryable is True
+    assert caught.value.retryable is False
     assert caught.value.reason == FailureReason.TIMEOUT
     assert "1s timeout" in caught.value.message
     parent, child = (int(pid) for pid in pids.read_text().split())
