@@ -7,9 +7,13 @@ STAMP := $(VENV)/.installed-stamp
 DEBIAN_TOOLS := prometheus:prometheus promtool:prometheus amtool:prometheus-alertmanager \
                 prometheus-alertmanager:prometheus-alertmanager
 
-.PHONY: test tools venv lint typecheck unit clean
+.PHONY: test demo tools venv lint typecheck unit clean
 
 test: tools venv lint typecheck unit
+
+# The whole loop on loopback: exporter -> Prometheus -> Alertmanager -> bridge -> retraining job.
+demo: tools venv
+	$(BIN)/drift-demo
 
 venv: $(STAMP)
 

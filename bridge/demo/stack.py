@@ -6,6 +6,7 @@ the threshold and the routing tree included, is the shipped file itself. The shi
 never edited.
 """
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -121,11 +122,16 @@ def alertmanager_process(config: Path, work_dir: Path, port: int) -> Process:
     )
 
 
-def prometheus_query(port: int, expr: str) -> list[dict[str, Any]]:
-    """Run an instant query; raise with Prometheus' own message if it does not parse."""
-    response = requests.get(
-        f"http://127.0.0.1:{port}/api/v1/query", params={"query": expr}, timeout=5
-    )
+def prometheus_query(port: int, expr: str, over: float | None = None) -> list[dict[str, Any]]:
+    """Run an instant query, or a range query over the last ``over`` seconds as Grafana does;
+    raise with Prometheus' own message if it does not parse."""
+    params: dict[str, str | float] = {"query": expr}
+    endpoint = "query"
+    if over is not None:
+        end = time.time()
+        endpoint = "query_range"
+        params.update(start=end - over, end=end, step=1)
+    response = requests.get(f"http://127.0.0.1:{port}/api/v1/{endpoint}", params=params, timeout=5)
     body = response.json()
     if body.get("status") != "success":
         raise ValueError(f"query {expr!r} failed: {body.get('errorType')}: {body.get('error')}")

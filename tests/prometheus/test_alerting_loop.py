@@ -84,9 +84,13 @@ def test_alert_fires_for_the_drifting_model_only_and_reaches_the_webhook(tmp_pat
             models = {a["labels"].get("model") for r in recorder.requests for a in r.body["alerts"]}
             assert models == {"churn-classifier"}
 
-            # Every PromQL expression of the Grafana dashboard parses and returns data.
-            for title, expr in dashboard_queries():
-                assert prometheus_query(prom_port, expr), f"panel {title!r}: no data for {expr}"
+            # Every PromQL expression of the Grafana dashboard parses and returns data (the
+            # bridge's panels are checked with the bridge running, in tests/test_demo.py).
+            for title, expr, instant in dashboard_queries():
+                if "drift_bridge_" in expr:
+                    continue
+                found = prometheus_query(prom_port, expr, over=None if instant else 60)
+                assert found, f"panel {title!r}: no data for {expr}"
             for metric, label in variable_metrics():
                 values = requests.get(
                     f"http://127.0.0.1:{prom_port}/api/v1/label/{label}/values",

@@ -21,8 +21,9 @@ def _panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
     return panels
 
 
-def dashboard_queries(path: Path = DASHBOARD) -> list[tuple[str, str]]:
-    """Every (panel title, PromQL) in the dashboard, variables substituted as Grafana would."""
+def dashboard_queries(path: Path = DASHBOARD) -> list[tuple[str, str, bool]]:
+    """Every (panel title, PromQL, instant?) in the dashboard, variables substituted as Grafana
+    would. Instant queries ask for the latest value; the others for a time range."""
     dashboard = json.loads(path.read_text())
     queries = []
     for panel in _panels(dashboard):
@@ -32,7 +33,7 @@ def dashboard_queries(path: Path = DASHBOARD) -> list[tuple[str, str]]:
                 expr = expr.replace(name, value)
             if "$" in expr:
                 raise ValueError(f"panel {panel['title']!r}: unknown variable in {expr!r}")
-            queries.append((panel["title"], expr))
+            queries.append((panel["title"], expr, bool(target.get("instant", False))))
     return queries
 
 
