@@ -69,8 +69,9 @@ def test_the_demo_loop_closes_with_one_retraining_and_stops_everything(tmp_path:
     assert result.last.dispatches_for("fraud-detector") == []
     assert result.trail is not None
     assert result.trail["episode"]["state"] == "resolved"
-    assert [d["decision"] for d in result.trail["decisions"]][0] == "new_episode"
-    assert "resolved" in [d["decision"] for d in result.trail["decisions"]]
+    decisions = [d["decision"] for d in result.trail["decisions"]]
+    assert decisions[0] == "new_episode"
+    assert "resolved" in decisions
     # The hops happened in order.
     order = [
         result.milestones[m]
