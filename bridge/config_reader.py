@@ -6,9 +6,7 @@ key so that ``drift-bridge check-config`` can list them all at once.
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, TypeVar
-
-T = TypeVar("T")
+from typing import Any
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|s|m|h|d|w))+$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -35,7 +33,13 @@ class _Missing:
         return "<required>"
 
 
+# The default of a required setting. A required setting that is missing or invalid reads as None
+# (the problem is recorded), so a half-read config never carries this marker around.
 REQUIRED: Any = _Missing()
+
+
+def _fallback(default: Any) -> Any:
+    return None if default is REQUIRED else default
 
 
 class Reader:
@@ -90,19 +94,19 @@ class Reader:
             return self.data[key]
         if default is REQUIRED:
             self.problem(key, "is required")
-        return default
+        return _fallback(default)
 
-    def _typed(self, key: str, default: T, kinds: tuple[type, ...], what: str) -> T:
+    def _typed(self, key: str, default: Any, kinds: tuple[type, ...], what: str) -> Any:
         value = self._get(key, default)
-        if value is default:
-            return default
+        if value is None or value is default:
+            return _fallback(default)
         if isinstance(value, bool) and bool not in kinds:
             self.problem(key, f"expected {what}, got {_kind(value)}")
-            return default
+            return _fallback(default)
         if not isinstance(value, kinds):
             self.problem(key, f"expected {what}, got {_kind(value)}")
-            return default
-        return value  # type: ignore[return-value]
+            return _fallback(default)
+        return value
 
     def string(
         self, key: str, default: Any = REQUIRED, choices: Sequence[str] | None = None
@@ -111,7 +115,7 @@ class Reader:
         value = self._typed(key, default, (str,), "a string")
         if choices is not None and isinstance(value, str) and value not in choices:
             self.problem(key, f"must be one of {', '.join(choices)}; got {value!r}")
-            return default
+            return _fallback(default)
         if isinstance(value, str) and value == "" and default is REQUIRED:
             self.problem(key, "must not be empty")
         return value
@@ -125,52 +129,52 @@ class Reader:
         value = self._typed(key, default, (int,), "an integer")
         if minimum is not None and isinstance(value, int) and value < minimum:
             self.problem(key, f"must be at least {minimum}, got {value}")
-            return default
+            return _fallback(default)
         return value
 
     def duration(self, key: str, default: Any = REQUIRED, minimum: float = 0.0) -> Any:
         """A duration string (``30s``, ``5m``) as seconds."""
         value = self._get(key, default)
-        if value is default:
-            return default
+        if value is None or value is default:
+            return _fallback(default)
         if not isinstance(value, str):
             self.problem(key, f"expected a duration such as 30s or 5m, got {_kind(value)}")
-            return default
+            return _fallback(default)
         try:
             seconds = parse_duration(value)
         except ValueError as err:
             self.problem(key, str(err))
-            return default
+            return _fallback(default)
         if seconds < minimum:
             self.problem(key, f"must be at least {minimum:g}s, got {value}")
-            return default
+            return _fallback(default)
         return seconds
 
     def strings(self, key: str, default: Any = REQUIRED) -> Any:
         """A list of strings."""
         value = self._typed(key, default, (list,), "a list of strings")
-        if value is default:
-            return default
+        if value is None or value is default:
+            return _fallback(default)
         for index, item in enumerate(value):
             if not isinstance(item, str):
                 self._problem_at(
                     f"{self.key_path(key)}[{index}]", f"expected a string, got {_kind(item)}"
                 )
-                return default
+                return _fallback(default)
         return list(value)
 
     def string_map(self, key: str, default: Any = REQUIRED) -> Any:
         """A mapping of string keys to string values (numbers are not silently converted)."""
         value = self._typed(key, default, (dict,), "a mapping of names to strings")
-        if value is default:
-            return default
+        if value is None or value is default:
+            return _fallback(default)
         for name, item in value.items():
             if not isinstance(name, str) or not isinstance(item, str):
                 self._problem_at(
                     f"{self.key_path(key)}.{name}",
                     f"expected a string, got {_kind(item)} (quote it in YAML)",
                 )
-                return default
+                return _fallback(default)
         return dict(value)
 
     def child(self, key: str, required: bool = False) -> "Reader":
