@@ -129,10 +129,8 @@ def parse_config(data: Any, path: Path) -> BridgeConfig:
                 "auth, or allow_unauthenticated: true if something in front authenticates",
             )
     store = root.child("store")
-    store_path = Path(store.string("path", "drift-bridge.db"))
+    store_path = Path(store.file_path("path", "drift-bridge.db"))
     store.reject_unknown()
-    if not store_path.is_absolute():
-        store_path = path.parent / store_path
     dispatch = _dispatch(root.child("dispatch"))
     targets = {}
     for name, reader in root.named_children("targets", required=True):

@@ -6,6 +6,7 @@ key so that ``drift-bridge check-config`` can list them all at once.
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|s|m|h|d|w))+$")
@@ -119,6 +120,13 @@ class Reader:
         if isinstance(value, str) and value == "" and default is REQUIRED:
             self.problem(key, "must not be empty")
         return value
+
+    def file_path(self, key: str, default: Any = REQUIRED) -> Any:
+        """A file or directory path; a relative one is taken from the config file's directory."""
+        value = self.string(key, default)
+        if not isinstance(value, str) or not value:
+            return value
+        return str(Path(self.file).parent / value) if not Path(value).is_absolute() else value
 
     def boolean(self, key: str, default: Any = REQUIRED) -> Any:
         """A boolean (YAML true/false)."""

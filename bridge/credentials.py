@@ -1,22 +1,29 @@
 """Secrets from a file or an environment variable, never from the config file itself."""
 
 import os
+import time
 from pathlib import Path
 
 from bridge.config_reader import Reader
 
 
 class Secret:
-    """A secret read from ``file`` (re-read at each use, so rotation works) or from ``env``.
+    """A secret read from ``file`` or from ``env``; its repr never shows the value.
 
-    Its repr names where it comes from, never the value.
+    A file is read again when its value is older than ``max_age`` seconds, so a rotated secret
+    takes effect within a second without a restart, and a busy intake does not read the file
+    for every request.
     """
 
-    def __init__(self, file: Path | None = None, env: str | None = None) -> None:
+    def __init__(
+        self, file: Path | None = None, env: str | None = None, max_age: float = 1.0
+    ) -> None:
         if (file is None) == (env is None):
             raise ValueError("a secret comes from exactly one of a file or an environment variable")
         self.file = file
         self.env = env
+        self.max_age = max_age
+        self._cached: tuple[str, float] | None = None
 
     @property
     def source(self) -> str:
@@ -26,10 +33,15 @@ class Secret:
     def get(self) -> str:
         """The secret's current value (trailing newline stripped); raises ValueError if unusable."""
         if self.file is not None:
+            cached, now = self._cached, time.monotonic()
+            if cached is not None and now - cached[1] < self.max_age:
+                return cached[0]
             try:
                 value = self.file.read_text().rstrip("\r\n")
             except OSError as err:
                 raise ValueError(f"cannot read secret {self.source}: {err.strerror}") from None
+            if value:
+                self._cached = (value, now)
         else:
             assert self.env is not None
             value = os.environ.get(self.env, "")
@@ -44,7 +56,7 @@ class Secret:
 def read_secret(reader: Reader, prefix: str, required: bool = True) -> Secret | None:
     """The secret configured as ``<prefix>_file`` or ``<prefix>_env``, checked readable now."""
     file_key, env_key = f"{prefix}_file", f"{prefix}_env"
-    file = reader.string(file_key, None)
+    file = reader.file_path(file_key, None)
     env = reader.string(env_key, None)
     if file is not None and env is not None:
         reader.problem(file_key, f"set only one of {file_key} and {env_key}")

@@ -238,7 +238,7 @@ def from_config(name: str, reader: Reader) -> CommandTarget | None:
                 template.where = reader.key_path("command") + f"[{index}]"
                 command.append(template)
     timeout = reader.duration("timeout", 3600.0, minimum=0.001)
-    working_dir = reader.string("working_dir", None)
+    working_dir = reader.file_path("working_dir", None)
     if working_dir is not None and not os.path.isdir(working_dir):
         reader.problem("working_dir", f"{working_dir} is not a directory")
     env_sources = reader.string_map("env", {})

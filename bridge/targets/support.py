@@ -142,7 +142,7 @@ def read_http_settings(reader: Reader, default_timeout: float = 10.0) -> HttpSet
     """``timeout``, ``tls_verify`` and ``ca_file``."""
     timeout = reader.duration("timeout", default_timeout, minimum=0.001)
     verify: bool | str = reader.boolean("tls_verify", True)
-    ca_file = reader.string("ca_file", None)
+    ca_file = reader.file_path("ca_file", None)
     if ca_file is not None:
         if verify is False:
             reader.problem("ca_file", "has no effect with tls_verify: false")

@@ -169,3 +169,17 @@ def test_check_config_explains_an_unreadable_or_broken_file(
     (tmp_path / "broken.yml").write_text("routes: [\n")
     assert main(["check-config", f"--config.file={tmp_path / 'broken.yml'}"]) == 1
     assert "broken.yml: not valid YAML" in capsys.readouterr().err
+
+
+def test_relative_paths_are_taken_from_the_config_files_directory(
+    write_config: ConfigWriter, config_data: dict[str, Any], tmp_path: Path, monkeypatch: Any
+) -> None:
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "am.token").write_text("t0ken\n")
+    config_data["auth"]["token_file"] = "secrets/am.token"
+    config_data["store"]["path"] = "state/bridge.db"
+    monkeypatch.chdir("/")
+    config = write_config(config_data)
+    assert config.auth.token is not None
+    assert config.auth.token.get() == "t0ken"
+    assert config.store_path == tmp_path / "state" / "bridge.db"

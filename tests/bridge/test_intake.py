@@ -2,6 +2,7 @@
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -247,10 +248,12 @@ def test_basic_auth_as_alertmanager_sends_it(
     assert bad.headers["WWW-Authenticate"] == 'Basic realm="drift-bridge"'
 
 
-def test_a_rotated_token_file_takes_effect_without_restart(
+def test_a_rotated_token_file_takes_effect_within_a_second_without_restart(
     client: FlaskClient, token_file: Path
 ) -> None:
+    assert post(client, body("firing-grouped")).status_code == 200
     token_file.write_text("rotated\n")
+    time.sleep(1.1)
     assert post(client, body("firing-grouped")).status_code == 401
     ok = client.post(
         "/alerts", json=body("firing-grouped"), headers={"Authorization": "Bearer rotated"}

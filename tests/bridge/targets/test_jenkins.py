@@ -438,6 +438,7 @@ def test_unreadable_secret_at_send_time_is_an_auth_error(
     target = jenkins_target(jenkins, tmp_path, api_token_file=str(token))
     request = target.prepare(make_job())
     token.unlink()
+    time.sleep(1.1)  # secrets are read again once their value is a second old
 
     with pytest.raises(DispatchError) as caught:
         target.send(request)
