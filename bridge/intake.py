@@ -10,12 +10,20 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from bridge.alerts import Alert, Notification
 from bridge.config import BridgeConfig, Route
-from bridge.jobs import alert_variables, new_dispatch_id, prepare
+from bridge.jobs import Prepared, alert_variables, new_dispatch_id, prepare
 from bridge.store import Store, Transaction
-from bridge.store.records import Decision, DispatchState, Episode, EpisodeKey, NewDispatch
+from bridge.store.records import (
+    Decision,
+    DispatchState,
+    Episode,
+    EpisodeKey,
+    NewDispatch,
+    NewEpisode,
+)
 
 log = logging.getLogger(__name__)
 
@@ -155,10 +163,16 @@ def _decide_firing(
 ) -> AlertOutcome:
     key = EpisodeKey(route.name, alert.fingerprint, alert.starts_at.canonical)
     cooldown_key = _cooldown_key(route, alert)
-    episode, created = txn.open_episode(key, alert.labels, cooldown_key, notification_id, now)
+    # Writers are serialised (one transaction at a time), so looking first and inserting after
+    # cannot race; the store's unique key on the episode would refuse a second one anyway.
+    episode = txn.find_episode(key)
 
     def outcome(
-        decision: Decision, reason: str, dispatch_id: str | None = None, state: str | None = None
+        episode: Episode,
+        decision: Decision,
+        reason: str,
+        dispatch_id: str | None = None,
+        state: str | None = None,
     ) -> AlertOutcome:
         result = AlertOutcome(
             index,
@@ -174,26 +188,46 @@ def _decide_firing(
         _record(txn, notification_id, alert, result, episode, now)
         return result
 
-    if not created:
+    def new_episode(outcome: str, dispatch_id: str | None) -> Episode:
+        return txn.add_episode(
+            NewEpisode(
+                key,
+                dict(alert.labels),
+                cooldown_key,
+                "firing",
+                outcome,
+                dispatch_id,
+                notification_id,
+                now,
+            )
+        )
+
+    if episode is not None:
         return outcome(
+            episode,
             Decision.DUPLICATE,
             f"episode {episode.id} (started {key.starts_at}) already seen: {episode.outcome}",
             episode.dispatch_id,
         )
     if route.cooldown > 0:
-        last = txn.last_dispatch(route.name, cooldown_key, episode.id)
+        last = txn.last_dispatch(route.name, cooldown_key)
         if last is not None and now - last[0] < route.cooldown:
-            txn.set_outcome(episode.id, "cooldown_skipped", None, now)
             return outcome(
+                new_episode("cooldown_skipped", None),
                 Decision.COOLDOWN_SKIPPED,
                 f"within the route's cooldown of {route.cooldown:g}s for {cooldown_key}: "
                 f"dispatch {last[1]} was {now - last[0]:.0f}s ago",
             )
-    dispatch_id, state = _add_dispatch(
-        txn, config, route, notification, alert, episode, "firing", now
+    planned = _plan_dispatch(config, route, notification, alert)
+    episode = new_episode(_EPISODE_OUTCOME[planned.state], planned.id)
+    _add_dispatch(txn, config, route, alert, planned, episode, "firing", now)
+    return outcome(
+        episode,
+        Decision.NEW_EPISODE,
+        f"new episode: dispatch {planned.state}",
+        planned.id,
+        planned.state,
     )
-    txn.set_outcome(episode.id, _EPISODE_OUTCOME[state], dispatch_id, now)
-    return outcome(Decision.NEW_EPISODE, f"new episode: dispatch {state}", dispatch_id, state)
 
 
 def _decide_resolved(
@@ -211,8 +245,19 @@ def _decide_resolved(
     episode = txn.find_episode(key)
     dispatch_id = state = None
     if episode is None:
-        episode = txn.add_resolved_episode(
-            key, alert.labels, _cooldown_key(route, alert), notification_id, now, ends_at
+        episode = txn.add_episode(
+            NewEpisode(
+                key,
+                dict(alert.labels),
+                _cooldown_key(route, alert),
+                "resolved",
+                "resolved_before_firing",
+                None,
+                notification_id,
+                now,
+                now,
+                ends_at,
+            )
         )
         decision = Decision.RESOLVED_UNKNOWN
         reason = "resolved before any firing notification reached the bridge: nothing dispatched"
@@ -221,9 +266,9 @@ def _decide_resolved(
     else:
         decision, reason = Decision.RESOLVED, f"episode {episode.id} closed"
         if route.on_resolve == "dispatch" and episode.dispatch_id is not None:
-            dispatch_id, state = _add_dispatch(
-                txn, config, route, notification, alert, episode, "resolved", now
-            )
+            planned = _plan_dispatch(config, route, notification, alert)
+            _add_dispatch(txn, config, route, alert, planned, episode, "resolved", now)
+            dispatch_id, state = planned.id, planned.state
             reason += f"; resolve dispatch {state}"
     result = AlertOutcome(
         index,
@@ -247,16 +292,17 @@ _EPISODE_OUTCOME = {
 }
 
 
-def _add_dispatch(
-    txn: Transaction,
-    config: BridgeConfig,
-    route: Route,
-    notification: Notification,
-    alert: Alert,
-    episode: Episode,
-    kind: str,
-    now: float,
-) -> tuple[str, DispatchState]:
+@dataclass(frozen=True)
+class _Planned:
+    id: str
+    state: DispatchState
+    variables: dict[str, Any]
+    prepared: Prepared
+
+
+def _plan_dispatch(
+    config: BridgeConfig, route: Route, notification: Notification, alert: Alert
+) -> _Planned:
     dispatch_id = new_dispatch_id()
     variables = alert_variables(alert, notification, route, config.value_from, dispatch_id)
     prepared = prepare(config, route, variables)
@@ -266,33 +312,46 @@ def _add_dispatch(
         state = DispatchState.DRY_RUN
     else:
         state = DispatchState.PENDING
+    return _Planned(dispatch_id, state, variables, prepared)
+
+
+def _add_dispatch(
+    txn: Transaction,
+    config: BridgeConfig,
+    route: Route,
+    alert: Alert,
+    planned: _Planned,
+    episode: Episode,
+    kind: str,
+    now: float,
+) -> None:
     target = config.targets.get(route.target)
+    error = planned.prepared.error
     txn.add_dispatch(
         NewDispatch(
-            id=dispatch_id,
+            id=planned.id,
             episode_id=episode.id,
             kind=kind,
             route=route.name,
             target=route.target,
             target_type=target.type if target is not None else "unknown",
-            state=state,
-            context=variables,
-            request=prepared.request,
-            error=prepared.error,
-            reason="invalid_request" if prepared.error is not None else None,
+            state=planned.state,
+            context=planned.variables,
+            request=planned.prepared.request,
+            error=error,
+            reason="invalid_request" if error is not None else None,
             created_at=now,
             deadline_at=now + config.dispatch.retry.deadline,
         )
     )
-    outcome = "created" if state == DispatchState.PENDING else state.value
+    outcome = "created" if planned.state == DispatchState.PENDING else planned.state.value
     txn.count("drift_bridge_dispatches_total", {"target": route.target, "outcome": outcome})
-    if prepared.error is not None:
+    if error is not None:
         log.error(
             "dispatch_id=%s route=%s target=%s fingerprint=%s: cannot build the request: %s",
-            dispatch_id,
+            planned.id,
             route.name,
             route.target,
             alert.fingerprint,
-            prepared.error,
+            error,
         )
-    return dispatch_id, state

@@ -16,6 +16,7 @@ from bridge.store.records import (
     Episode,
     EpisodeKey,
     NewDispatch,
+    NewEpisode,
 )
 
 T = TypeVar("T")
@@ -48,47 +49,20 @@ class Transaction(Protocol):
         """Record the notification as received; returns its id."""
         ...
 
-    def open_episode(
-        self,
-        key: EpisodeKey,
-        labels: Mapping[str, str],
-        cooldown_key: str,
-        notification_id: int,
-        now: float,
-    ) -> tuple[Episode, bool]:
-        """The episode of ``key``, created firing if new; True when it was created now."""
-        ...
-
     def find_episode(self, key: EpisodeKey) -> Episode | None:
         """The episode of ``key``, if any."""
         ...
 
-    def last_dispatch(
-        self, route: str, cooldown_key: str, exclude_episode: int
-    ) -> tuple[float, str] | None:
-        """(time, dispatch id) of the route's latest dispatched episode with ``cooldown_key``."""
+    def add_episode(self, episode: NewEpisode) -> Episode:
+        """Record a new episode (``key`` is unique: a second one is an integrity error)."""
         ...
 
-    def set_outcome(
-        self, episode_id: int, outcome: str, dispatch_id: str | None, now: float
-    ) -> None:
-        """What was done for a new episode."""
+    def last_dispatch(self, route: str, cooldown_key: str) -> tuple[float, str] | None:
+        """(time, dispatch id) of the route's latest dispatched episode with ``cooldown_key``."""
         ...
 
     def close_episode(self, episode_id: int, now: float, ends_at: str | None) -> bool:
         """Mark resolved; False when it already was."""
-        ...
-
-    def add_resolved_episode(
-        self,
-        key: EpisodeKey,
-        labels: Mapping[str, str],
-        cooldown_key: str,
-        notification_id: int,
-        now: float,
-        ends_at: str | None,
-    ) -> Episode:
-        """Record an episode first seen resolved (its firing never reached the bridge)."""
         ...
 
     def add_decision(

@@ -52,6 +52,22 @@ class Episode:
 
 
 @dataclass(frozen=True)
+class NewEpisode:
+    """An episode to record, with what was decided for it."""
+
+    key: EpisodeKey
+    labels: dict[str, str]
+    cooldown_key: str
+    state: str  # firing | resolved
+    outcome: str
+    dispatch_id: str | None
+    notification_id: int
+    opened_at: float
+    resolved_at: float | None = None
+    ends_at: str | None = None
+
+
+@dataclass(frozen=True)
 class NewDispatch:
     """A dispatch to record in the outbox."""
 

@@ -6,7 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from bridge.alerts import Notification
-from bridge.store.records import DispatchState, Episode, EpisodeKey, NewDispatch
+from bridge.store.records import DispatchState, Episode, EpisodeKey, NewDispatch, NewEpisode
+
+# A counter: its name and its labels as sorted (name, value) pairs.
+CounterKey = tuple[str, tuple[tuple[str, str], ...]]
 
 _EPISODE_COLUMNS = "id, route, fingerprint, starts_at, state, outcome, dispatch_id"
 
@@ -28,7 +31,7 @@ def _episode(row: sqlite3.Row) -> Episode:
 
 def to_json(value: Any) -> str | None:
     """Compact JSON text, or None."""
-    return None if value is None else json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
 def from_json(value: str | None) -> Any:
@@ -42,7 +45,7 @@ class SQLiteTransaction:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         # Counter increments, written once at the end: many intakes share one commit.
-        self.counts: dict[tuple[str, str], float] = {}
+        self.counts: dict[CounterKey, float] = {}
 
     def add_notification(
         self,
@@ -73,33 +76,6 @@ class SQLiteTransaction:
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
-    def open_episode(
-        self,
-        key: EpisodeKey,
-        labels: Mapping[str, str],
-        cooldown_key: str,
-        notification_id: int,
-        now: float,
-    ) -> tuple[Episode, bool]:
-        """The episode of ``key``, created firing if new; True when it was created now."""
-        cursor = self.conn.execute(
-            "INSERT INTO episodes (route, fingerprint, starts_at, labels, cooldown_key, state,"
-            " outcome, first_notification_id, opened_at) VALUES (?, ?, ?, ?, ?, 'firing',"
-            " 'pending', ?, ?) ON CONFLICT (route, fingerprint, starts_at) DO NOTHING",
-            (
-                key.route,
-                key.fingerprint,
-                key.starts_at,
-                labels_key(labels),
-                cooldown_key,
-                notification_id,
-                now,
-            ),
-        )
-        episode = self.find_episode(key)
-        assert episode is not None
-        return episode, cursor.rowcount == 1
-
     def find_episode(self, key: EpisodeKey) -> Episode | None:
         """The episode of ``key``, if any."""
         row = self.conn.execute(
@@ -109,25 +85,41 @@ class SQLiteTransaction:
         ).fetchone()
         return None if row is None else _episode(row)
 
-    def last_dispatch(
-        self, route: str, cooldown_key: str, exclude_episode: int
-    ) -> tuple[float, str] | None:
+    def add_episode(self, episode: NewEpisode) -> Episode:
+        """Record a new episode (``key`` is unique: a second one is an integrity error)."""
+        key = episode.key
+        dispatched_at = episode.opened_at if episode.dispatch_id is not None else None
+        row = self.conn.execute(
+            "INSERT INTO episodes (route, fingerprint, starts_at, labels, cooldown_key, state,"
+            " outcome, dispatch_id, dispatched_at, first_notification_id, opened_at, resolved_at,"
+            " ends_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f" RETURNING {_EPISODE_COLUMNS}",
+            (
+                key.route,
+                key.fingerprint,
+                key.starts_at,
+                labels_key(episode.labels),
+                episode.cooldown_key,
+                episode.state,
+                episode.outcome,
+                episode.dispatch_id,
+                dispatched_at,
+                episode.notification_id,
+                episode.opened_at,
+                episode.resolved_at,
+                episode.ends_at,
+            ),
+        ).fetchone()
+        return _episode(row)
+
+    def last_dispatch(self, route: str, cooldown_key: str) -> tuple[float, str] | None:
         """(time, dispatch id) of the route's latest dispatched episode with ``cooldown_key``."""
         row = self.conn.execute(
             "SELECT dispatched_at, dispatch_id FROM episodes WHERE route = ? AND cooldown_key = ?"
-            " AND dispatched_at IS NOT NULL AND id != ? ORDER BY dispatched_at DESC LIMIT 1",
-            (route, cooldown_key, exclude_episode),
+            " AND dispatched_at IS NOT NULL ORDER BY dispatched_at DESC LIMIT 1",
+            (route, cooldown_key),
         ).fetchone()
         return None if row is None else (row["dispatched_at"], row["dispatch_id"])
-
-    def set_outcome(
-        self, episode_id: int, outcome: str, dispatch_id: str | None, now: float
-    ) -> None:
-        """What was done for a new episode (a dispatch starts the route's cooldown)."""
-        self.conn.execute(
-            "UPDATE episodes SET outcome = ?, dispatch_id = ?, dispatched_at = ? WHERE id = ?",
-            (outcome, dispatch_id, now if dispatch_id is not None else None, episode_id),
-        )
 
     def close_episode(self, episode_id: int, now: float, ends_at: str | None) -> bool:
         """Mark resolved; False when it already was."""
@@ -137,36 +129,6 @@ class SQLiteTransaction:
             (now, ends_at, episode_id),
         )
         return cursor.rowcount == 1
-
-    def add_resolved_episode(
-        self,
-        key: EpisodeKey,
-        labels: Mapping[str, str],
-        cooldown_key: str,
-        notification_id: int,
-        now: float,
-        ends_at: str | None,
-    ) -> Episode:
-        """Record an episode first seen resolved (its firing never reached the bridge)."""
-        self.conn.execute(
-            "INSERT INTO episodes (route, fingerprint, starts_at, labels, cooldown_key, state,"
-            " outcome, first_notification_id, opened_at, resolved_at, ends_at)"
-            " VALUES (?, ?, ?, ?, ?, 'resolved', 'resolved_before_firing', ?, ?, ?, ?)",
-            (
-                key.route,
-                key.fingerprint,
-                key.starts_at,
-                labels_key(labels),
-                cooldown_key,
-                notification_id,
-                now,
-                now,
-                ends_at,
-            ),
-        )
-        episode = self.find_episode(key)
-        assert episode is not None
-        return episode
 
     def add_decision(
         self,
@@ -231,14 +193,15 @@ class SQLiteTransaction:
 
     def count(self, name: str, labels: Mapping[str, str], amount: float = 1.0) -> None:
         """Add to a counter exported on /metrics (written with the transaction)."""
-        key = (name, labels_key(labels))
+        # Encoded as JSON only when written: an intake counts several things, a batch many.
+        key = (name, tuple(sorted(labels.items())))
         self.counts[key] = self.counts.get(key, 0.0) + amount
 
 
-def write_counts(conn: sqlite3.Connection, counts: Mapping[tuple[str, str], float]) -> None:
+def write_counts(conn: sqlite3.Connection, counts: Mapping[CounterKey, float]) -> None:
     """Add ``counts`` to the counters table."""
     conn.executemany(
         "INSERT INTO counters (name, labels, value) VALUES (?, ?, ?)"
         " ON CONFLICT (name, labels) DO UPDATE SET value = value + excluded.value",
-        [(name, labels, amount) for (name, labels), amount in counts.items()],
+        [(name, labels_key(dict(labels)), amount) for (name, labels), amount in counts.items()],
     )
