@@ -75,26 +75,16 @@ def record_notification(
         if notification.truncated_alerts:
             txn.count("drift_bridge_truncated_alerts_total", {}, notification.truncated_alerts)
         for index, alert in enumerate(notification.alerts):
+            case = _Case(txn, config, notification, notification_id, index, alert, now)
             routes = config.routes_for(alert.labels)
             if not routes:
-                outcome = AlertOutcome(
-                    index,
-                    alert.fingerprint,
-                    alert.status,
-                    None,
-                    None,
-                    Decision.NO_ROUTE,
-                    "no route matches the alert's labels",
-                )
-                _record(txn, notification_id, alert, outcome, None, now)
-                outcomes.append(outcome)
-            for route in routes:
-                decide_alert = _decide_firing if alert.firing else _decide_resolved
                 outcomes.append(
-                    decide_alert(
-                        txn, config, route, notification, alert, index, notification_id, now
+                    case.decided(
+                        None, None, Decision.NO_ROUTE, "no route matches the alert's labels"
                     )
                 )
+            decide_alert = _decide_firing if alert.firing else _decide_resolved
+            outcomes.extend(decide_alert(case, route) for route in routes)
         return notification_id, outcomes
 
     notification_id, outcomes = store.atomically(decide)
@@ -127,66 +117,72 @@ def _cooldown_key(route: Route, alert: Alert) -> str:
     )
 
 
-def _record(
-    txn: Transaction,
-    notification_id: int,
-    alert: Alert,
-    outcome: AlertOutcome,
-    episode: Episode | None,
-    now: float,
-) -> None:
-    txn.add_decision(
-        notification_id,
-        outcome.index,
-        alert.fingerprint,
-        alert.starts_at.canonical,
-        alert.status,
-        outcome.route,
-        outcome.decision,
-        outcome.reason,
-        None if episode is None else episode.id,
-        outcome.dispatch_id,
-        now,
-    )
-    txn.count("drift_bridge_alerts_total", {"decision": outcome.decision})
+@dataclass(frozen=True)
+class _Case:
+    """One alert of one notification, being decided inside the intake transaction."""
+
+    txn: Transaction
+    config: BridgeConfig
+    notification: Notification
+    notification_id: int
+    index: int
+    alert: Alert
+    now: float
+
+    def decided(
+        self,
+        route: Route | None,
+        episode: Episode | None,
+        decision: Decision,
+        reason: str,
+        dispatch_id: str | None = None,
+        dispatch_state: str | None = None,
+    ) -> AlertOutcome:
+        """Record the decision (and count it); return it for the response and the log."""
+        alert = self.alert
+        outcome = AlertOutcome(
+            self.index,
+            alert.fingerprint,
+            alert.status,
+            None if route is None else route.name,
+            None if route is None else route.target,
+            decision,
+            reason,
+            dispatch_id,
+            dispatch_state,
+        )
+        self.txn.add_decision(
+            self.notification_id,
+            self.index,
+            alert.fingerprint,
+            alert.starts_at.canonical,
+            alert.status,
+            outcome.route,
+            decision,
+            reason,
+            None if episode is None else episode.id,
+            dispatch_id,
+            self.now,
+        )
+        self.txn.count("drift_bridge_alerts_total", {"decision": decision})
+        return outcome
 
 
-def _decide_firing(
-    txn: Transaction,
-    config: BridgeConfig,
-    route: Route,
-    notification: Notification,
-    alert: Alert,
-    index: int,
-    notification_id: int,
-    now: float,
-) -> AlertOutcome:
+def _decide_firing(case: _Case, route: Route) -> AlertOutcome:
+    alert, txn = case.alert, case.txn
     key = EpisodeKey(route.name, alert.fingerprint, alert.starts_at.canonical)
     cooldown_key = _cooldown_key(route, alert)
     # Writers are serialised (one transaction at a time), so looking first and inserting after
     # cannot race; the store's unique key on the episode would refuse a second one anyway.
     episode = txn.find_episode(key)
-
-    def outcome(
-        episode: Episode,
-        decision: Decision,
-        reason: str,
-        dispatch_id: str | None = None,
-        state: str | None = None,
-    ) -> AlertOutcome:
-        result = AlertOutcome(
-            index,
-            alert.fingerprint,
-            alert.status,
-            route.name,
-            route.target,
-            decision,
-            reason,
-            dispatch_id,
-            state,
+    if episode is not None:
+        return case.decided(
+            route,
+            episode,
+            Decision.DUPLICATE,
+            f"episode {episode.id} (started {key.starts_at}) already seen: {episode.outcome}",
+            episode.dispatch_id,
         )
-        _record(txn, notification_id, alert, result, episode, now)
-        return result
 
     def new_episode(outcome: str, dispatch_id: str | None) -> Episode:
         return txn.add_episode(
@@ -197,31 +193,26 @@ def _decide_firing(
                 "firing",
                 outcome,
                 dispatch_id,
-                notification_id,
-                now,
+                case.notification_id,
+                case.now,
             )
         )
 
-    if episode is not None:
-        return outcome(
-            episode,
-            Decision.DUPLICATE,
-            f"episode {episode.id} (started {key.starts_at}) already seen: {episode.outcome}",
-            episode.dispatch_id,
-        )
     if route.cooldown > 0:
         last = txn.last_dispatch(route.name, cooldown_key)
-        if last is not None and now - last[0] < route.cooldown:
-            return outcome(
+        if last is not None and case.now - last[0] < route.cooldown:
+            return case.decided(
+                route,
                 new_episode("cooldown_skipped", None),
                 Decision.COOLDOWN_SKIPPED,
                 f"within the route's cooldown of {route.cooldown:g}s for {cooldown_key}: "
-                f"dispatch {last[1]} was {now - last[0]:.0f}s ago",
+                f"dispatch {last[1]} was {case.now - last[0]:.0f}s ago",
             )
-    planned = _plan_dispatch(config, route, notification, alert)
+    planned = _plan_dispatch(case, route)
     episode = new_episode(_EPISODE_OUTCOME[planned.state], planned.id)
-    _add_dispatch(txn, config, route, alert, planned, episode, "firing", now)
-    return outcome(
+    _add_dispatch(case, route, planned, episode, "firing")
+    return case.decided(
+        route,
         episode,
         Decision.NEW_EPISODE,
         f"new episode: dispatch {planned.state}",
@@ -230,20 +221,11 @@ def _decide_firing(
     )
 
 
-def _decide_resolved(
-    txn: Transaction,
-    config: BridgeConfig,
-    route: Route,
-    notification: Notification,
-    alert: Alert,
-    index: int,
-    notification_id: int,
-    now: float,
-) -> AlertOutcome:
+def _decide_resolved(case: _Case, route: Route) -> AlertOutcome:
+    alert, txn = case.alert, case.txn
     key = EpisodeKey(route.name, alert.fingerprint, alert.starts_at.canonical)
     ends_at = alert.ends_at.canonical if alert.ends_at else None
     episode = txn.find_episode(key)
-    dispatch_id = state = None
     if episode is None:
         episode = txn.add_episode(
             NewEpisode(
@@ -253,36 +235,40 @@ def _decide_resolved(
                 "resolved",
                 "resolved_before_firing",
                 None,
-                notification_id,
-                now,
-                now,
+                case.notification_id,
+                case.now,
+                case.now,
                 ends_at,
             )
         )
-        decision = Decision.RESOLVED_UNKNOWN
-        reason = "resolved before any firing notification reached the bridge: nothing dispatched"
-    elif not txn.close_episode(episode.id, now, ends_at):
-        decision, reason = Decision.RESOLVED_DUPLICATE, f"episode {episode.id} already resolved"
-    else:
-        decision, reason = Decision.RESOLVED, f"episode {episode.id} closed"
-        if route.on_resolve == "dispatch" and episode.dispatch_id is not None:
-            planned = _plan_dispatch(config, route, notification, alert)
-            _add_dispatch(txn, config, route, alert, planned, episode, "resolved", now)
-            dispatch_id, state = planned.id, planned.state
-            reason += f"; resolve dispatch {state}"
-    result = AlertOutcome(
-        index,
-        alert.fingerprint,
-        alert.status,
-        route.name,
-        route.target,
-        decision,
-        reason,
-        dispatch_id or episode.dispatch_id,
-        state,
+        return case.decided(
+            route,
+            episode,
+            Decision.RESOLVED_UNKNOWN,
+            "resolved before any firing notification reached the bridge: nothing dispatched",
+        )
+    if not txn.close_episode(episode.id, case.now, ends_at):
+        return case.decided(
+            route,
+            episode,
+            Decision.RESOLVED_DUPLICATE,
+            f"episode {episode.id} already resolved",
+            episode.dispatch_id,
+        )
+    if route.on_resolve == "dispatch" and episode.dispatch_id is not None:
+        planned = _plan_dispatch(case, route)
+        _add_dispatch(case, route, planned, episode, "resolved")
+        return case.decided(
+            route,
+            episode,
+            Decision.RESOLVED,
+            f"episode {episode.id} closed; resolve dispatch {planned.state}",
+            planned.id,
+            planned.state,
+        )
+    return case.decided(
+        route, episode, Decision.RESOLVED, f"episode {episode.id} closed", episode.dispatch_id
     )
-    _record(txn, notification_id, alert, result, episode, now)
-    return result
 
 
 _EPISODE_OUTCOME = {
@@ -300,11 +286,12 @@ class _Planned:
     prepared: Prepared
 
 
-def _plan_dispatch(
-    config: BridgeConfig, route: Route, notification: Notification, alert: Alert
-) -> _Planned:
+def _plan_dispatch(case: _Case, route: Route) -> _Planned:
+    config = case.config
     dispatch_id = new_dispatch_id()
-    variables = alert_variables(alert, notification, route, config.value_from, dispatch_id)
+    variables = alert_variables(
+        case.alert, case.notification, route, config.value_from, dispatch_id
+    )
     prepared = prepare(config, route, variables)
     if prepared.error is not None:
         state = DispatchState.DEAD
@@ -316,18 +303,11 @@ def _plan_dispatch(
 
 
 def _add_dispatch(
-    txn: Transaction,
-    config: BridgeConfig,
-    route: Route,
-    alert: Alert,
-    planned: _Planned,
-    episode: Episode,
-    kind: str,
-    now: float,
+    case: _Case, route: Route, planned: _Planned, episode: Episode, kind: str
 ) -> None:
-    target = config.targets.get(route.target)
+    target = case.config.targets.get(route.target)
     error = planned.prepared.error
-    txn.add_dispatch(
+    case.txn.add_dispatch(
         NewDispatch(
             id=planned.id,
             episode_id=episode.id,
@@ -340,18 +320,18 @@ def _add_dispatch(
             request=planned.prepared.request,
             error=error,
             reason="invalid_request" if error is not None else None,
-            created_at=now,
-            deadline_at=now + config.dispatch.retry.deadline,
+            created_at=case.now,
+            deadline_at=case.now + case.config.dispatch.retry.deadline,
         )
     )
     outcome = "created" if planned.state == DispatchState.PENDING else planned.state.value
-    txn.count("drift_bridge_dispatches_total", {"target": route.target, "outcome": outcome})
+    case.txn.count("drift_bridge_dispatches_total", {"target": route.target, "outcome": outcome})
     if error is not None:
         log.error(
             "dispatch_id=%s route=%s target=%s fingerprint=%s: cannot build the request: %s",
             planned.id,
             route.name,
             route.target,
-            alert.fingerprint,
+            case.alert.fingerprint,
             error,
         )
