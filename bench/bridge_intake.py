@@ -85,6 +85,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--workers", type=int, default=2, help="server processes (both servers)")
+    parser.add_argument("--threads", type=int, default=8, help="threads per process (both)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -101,14 +103,17 @@ def main() -> None:
                 "cooldown": "0s",
             },
             dry_run=True,
+            workers=args.workers,
+            threads=args.threads,
         )
-        with bridge(config, work) as bridge_proc, bare(bare_port, work, 2, 8) as bare_proc:
+        with bridge(config, work) as bridge_proc, bare(bare_port, work, args.workers, args.threads) as bare_proc:
             wait_ready(bridge_proc, f"http://127.0.0.1:{bridge_port}/readyz")
             wait_ready(bare_proc, f"http://127.0.0.1:{bare_port}/alerts")
             urls = {
                 "bare": f"http://127.0.0.1:{bare_port}/alerts",
                 "bridge": f"http://127.0.0.1:{bridge_port}/alerts",
             }
+            print(f"servers: gunicorn, {args.workers} process(es) x {args.threads} threads")
             print(f"throughput: wrk -t2 -c16 -d{args.seconds}s (2 cores shared by wrk and server)")
             results = {}
             cases = (

@@ -59,9 +59,9 @@ class SQLiteStore:
         self._pid = 0
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
-        self._forked()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            self._forked()
             # One script, one transaction: processes starting together create the schema once.
             self._conn().executescript(
                 f"BEGIN IMMEDIATE; {SCHEMA} INSERT INTO meta (key, value) VALUES"

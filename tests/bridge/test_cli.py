@@ -112,3 +112,29 @@ def test_dead_letters_are_listed_shown_and_retried_from_the_command_line(
 
     assert main(["dispatches", flag, "show", "drb-nope"]) == 1
     assert "no dispatch 'drb-nope'" in capsys.readouterr().err
+
+
+def test_serve_refuses_to_start_on_a_bad_config_naming_the_key(
+    write_config: ConfigWriter,
+    config_data: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_config(config_data)
+    path = tmp_path / "bridge.yml"
+    path.write_text(path.read_text().replace("cooldown: 0s", "cooldown: soon"))
+    assert main(["serve", f"--config.file={path}"]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}: routes[0].cooldown: invalid duration 'soon'" in err
+
+
+def test_serve_refuses_to_start_when_the_store_cannot_be_opened(
+    write_config: ConfigWriter,
+    config_data: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config_data["store"]["path"] = "/dev/null/bridge.db"
+    write_config(config_data)
+    assert main(["serve", f"--config.file={tmp_path / 'bridge.yml'}"]) == 1
+    assert "cannot open the store /dev/null/bridge.db" in capsys.readouterr().err
