@@ -106,7 +106,10 @@ def main() -> None:
             workers=args.workers,
             threads=args.threads,
         )
-        with bridge(config, work) as bridge_proc, bare(bare_port, work, args.workers, args.threads) as bare_proc:
+        with (
+            bridge(config, work) as bridge_proc,
+            bare(bare_port, work, args.workers, args.threads) as bare_proc,
+        ):
             wait_ready(bridge_proc, f"http://127.0.0.1:{bridge_port}/readyz")
             wait_ready(bare_proc, f"http://127.0.0.1:{bare_port}/alerts")
             urls = {
