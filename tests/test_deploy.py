@@ -302,11 +302,22 @@ def bridge_volume(
     monkeypatch.setattr(os, "chown", lambda path, uid, gid: chowns.append((path, uid, gid)))
     monkeypatch.chdir(volume)
     exec(compile(init_script(services), "bridge-token", "exec"), {})
+    monkeypatch.chdir(tmp_path)
     return volume, chowns
 
 
+def bridge_working_dir(services: dict[str, dict[str, Any]], volume: Path, elsewhere: Path) -> Path:
+    """Where the bridge's container runs it: the volume when its working_dir is the config
+    directory, any other directory otherwise (relative secret paths resolve from there)."""
+    bridge = services["bridge"]
+    config_dir = mount(bridge, TOKEN_VOLUME).target
+    return volume if bridge.get("working_dir") == config_dir else elsewhere
+
+
 def test_the_token_is_generated_once_and_shared_by_alertmanager_and_the_bridge(
-    services: dict[str, dict[str, Any]], bridge_volume: tuple[Path, list[Chown]]
+    services: dict[str, dict[str, Any]],
+    bridge_volume: tuple[Path, list[Chown]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     volume, chowns = bridge_volume
     # Alertmanager reads the token from the volume, where its shipped config looks.
@@ -327,11 +338,13 @@ def test_the_token_is_generated_once_and_shared_by_alertmanager_and_the_bridge(
     assert mount(bridge, "bridge/demo/bridge.yml").target == config_file
     assert os.path.dirname(config_file) == config_dir == services["bridge-token"]["working_dir"]
     assert mount(services["bridge-token"], TOKEN_VOLUME).target == config_dir
+    monkeypatch.chdir(bridge_working_dir(services, volume, volume.parent))
     config = load_config(volume / "bridge.yml")
     assert config.auth.token is not None
     assert config.auth.token.get() == token.strip()
     assert config.store_path.parent == volume  # the store lives in the volume too
     # A second start keeps the token.
+    monkeypatch.chdir(volume)
     exec(compile(init_script(services), "bridge-token", "exec"), {})
     assert token_path.read_text() == token
 
@@ -369,7 +382,7 @@ def test_healthcheck_passes_against_the_real_exporter_and_fails_otherwise(
 
 
 def test_bridge_serves_from_the_volume_and_passes_the_default_healthcheck(
-    bridge_volume: tuple[Path, list[Chown]], tmp_path: Path
+    services: dict[str, dict[str, Any]], bridge_volume: tuple[Path, list[Chown]], tmp_path: Path
 ) -> None:
     volume, _ = bridge_volume
     url = env_values(final_stage())["HEALTHCHECK_URL"]
@@ -380,7 +393,8 @@ def test_bridge_serves_from_the_volume_and_passes_the_default_healthcheck(
         f"--config.file={volume / 'bridge.yml'}",
         f"--web.listen-address=127.0.0.1:{port}",
     ]
-    with Process("bridge", argv, tmp_path) as bridge:
+    cwd = bridge_working_dir(services, volume, tmp_path)
+    with Process("bridge", argv, tmp_path, cwd=cwd) as bridge:
         bridge.wait_http(f"http://127.0.0.1:{port}/readyz", timeout=30)
         passed = run_healthcheck(on_port(url, port))
         assert passed.returncode == 0, passed.stderr
