@@ -4,8 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Debian packages the tests and the demo start for real, keyed by the binary that must exist.
+# docker-compose only validates docker-compose.yml (`docker-compose config`): no daemon needed.
 DEBIAN_TOOLS := prometheus:prometheus promtool:prometheus amtool:prometheus-alertmanager \
-                prometheus-alertmanager:prometheus-alertmanager
+                prometheus-alertmanager:prometheus-alertmanager docker-compose:docker-compose
 
 .PHONY: test demo tools venv lint typecheck unit clean
 
@@ -23,7 +24,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,plot]'
 	touch $@
 
-# Install Prometheus/Alertmanager from Debian only when a binary is missing.
+# Install Prometheus/Alertmanager/docker-compose from Debian only when a binary is missing.
 tools:
 	@missing=""; pkgs=""; \
 	for pair in $(DEBIAN_TOOLS); do \
