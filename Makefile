@@ -3,14 +3,15 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# Debian packages the tests and the demo start for real, keyed by the binary that must exist.
-# docker-compose only validates docker-compose.yml (`docker-compose config`): no daemon needed.
-DEBIAN_TOOLS := prometheus:prometheus promtool:prometheus amtool:prometheus-alertmanager \
-                prometheus-alertmanager:prometheus-alertmanager docker-compose:docker-compose
+# Debian packages the demo and the tests start for real, keyed by the binary that must exist.
+RUN_TOOLS := prometheus:prometheus promtool:prometheus amtool:prometheus-alertmanager \
+             prometheus-alertmanager:prometheus-alertmanager
+# The tests also validate docker-compose.yml with `docker-compose config` (no daemon needed).
+TEST_TOOLS := $(RUN_TOOLS) docker-compose:docker-compose
 
-.PHONY: test demo tools venv lint typecheck unit clean
+.PHONY: test demo tools test-tools venv lint typecheck unit clean
 
-test: tools venv lint typecheck unit
+test: test-tools venv lint typecheck unit
 
 # The whole loop on loopback: exporter -> Prometheus -> Alertmanager -> bridge -> retraining job.
 demo: tools venv
@@ -24,10 +25,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,plot]'
 	touch $@
 
-# Install Prometheus/Alertmanager/docker-compose from Debian only when a binary is missing.
-tools:
+# Install from Debian only what is missing: $(1) is a list of binary:package pairs.
+define install_missing
 	@missing=""; pkgs=""; \
-	for pair in $(DEBIAN_TOOLS); do \
+	for pair in $(1); do \
 	  bin=$${pair%%:*}; pkg=$${pair##*:}; \
 	  if ! command -v $$bin >/dev/null 2>&1; then \
 	    missing="$$missing $$bin"; \
@@ -41,6 +42,13 @@ tools:
 	echo "Installing$$pkgs from Debian (missing:$$missing)"; \
 	export DEBIAN_FRONTEND=noninteractive; \
 	apt-get update -qq && apt-get install -y -qq --no-install-recommends$$pkgs
+endef
+
+tools:
+	$(call install_missing,$(RUN_TOOLS))
+
+test-tools:
+	$(call install_missing,$(TEST_TOOLS))
 
 lint: venv
 	$(BIN)/ruff check .

@@ -110,6 +110,11 @@ class BridgeCollector(Collector):
                 values["drift_bridge_dispatches_total"].setdefault(
                     (("outcome", outcome), ("target", target)), 0.0
                 )
+            # The success series exists before the first attempt, so increase() over it sees
+            # the first dispatch (a series that starts at 1 has no increase to show).
+            values["drift_bridge_dispatch_attempts_total"].setdefault(
+                (("outcome", "success"), ("reason", "none"), ("target", target)), 0.0
+            )
         values["drift_bridge_truncated_alerts_total"].setdefault((), 0.0)
         values["drift_bridge_dispatch_retries_requested_total"].setdefault((), 0.0)
         return values

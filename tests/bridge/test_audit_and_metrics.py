@@ -37,6 +37,8 @@ def test_series_exist_at_zero_before_the_first_notification(client: FlaskClient)
     assert values[("drift_bridge_outbox_pending", ())] == 0
     assert values[("drift_bridge_store_up", ())] == 1
     assert values[("drift_bridge_dispatch_latency_seconds_count", (("target", "hook"),))] == 0
+    attempts = (("outcome", "success"), ("reason", "none"), ("target", "hook"))
+    assert values[("drift_bridge_dispatch_attempts_total", attempts)] == 0
 
 
 def test_metrics_count_what_the_audit_records(client: FlaskClient) -> None:
