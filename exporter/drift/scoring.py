@@ -102,9 +102,9 @@ def _score_categorical(
 ) -> FeatureScore:
     labels = category_labels(series)
     missing = int(labels.isna().sum())
-    codes = pd.Categorical(labels, categories=reference.categories).codes
+    codes = reference.categories.get_indexer(pd.Index(labels))
     # Code -1 is both "missing" and "not a reference category"; missing ones are taken out.
-    buckets = np.bincount(codes.astype(np.intp) + 1, minlength=len(reference.categories) + 1)
+    buckets = np.bincount(codes + 1, minlength=len(reference.categories) + 1)
     unseen = int(buckets[0]) - missing
     counts = np.append(buckets[1:], unseen).astype(np.int64)
     valid = len(labels) - missing
