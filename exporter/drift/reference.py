@@ -175,23 +175,33 @@ def fit_reference(
 def _fit_numeric(
     name: str, series: "pd.Series[Any]", settings: DriftSettings, source: str
 ) -> NumericReference:
-    ordered = np.sort(numeric_values(series).astype(np.float64, copy=False))
-    finite = finite_part(ordered)
+    values = numeric_values(series).astype(np.float64, copy=False)
+    # One sort serves the quantiles, the counts and KS/Wasserstein; it measured faster than
+    # np.quantile's partition even when only the quantiles are needed.
+    finite = finite_part(np.sort(values))
     if len(finite) == 0:
         raise ValueError(f"{source}: column {name!r} has no values (all missing)")
     # Quantile edges put a tenth of the reference in each of 10 bins; ties (a constant column,
     # a spike at 0) merge edges, so such a column has fewer, still well-defined, bins.
-    quantiles = np.arange(1, settings.bins) / settings.bins
-    edges = np.unique(np.quantile(finite, quantiles))
+    edges = np.unique(sorted_quantiles(finite, np.arange(1, settings.bins) / settings.bins))
     return NumericReference(
         name=name,
         edges=edges,
         counts=bin_counts_sorted(finite, edges),
         values=len(finite),
-        missing=len(ordered) - len(finite),
+        missing=len(values) - len(finite),
         std=float(finite.std()),
-        sample=SortedSample.of(finite) if settings.needs_order else None,
+        sample=SortedSample.from_sorted(finite) if settings.needs_order else None,
     )
+
+
+def sorted_quantiles(ordered: FloatArray, quantiles: FloatArray) -> FloatArray:
+    """Quantiles of sorted values, interpolated linearly (numpy's default method)."""
+    position = (len(ordered) - 1) * quantiles
+    low = np.floor(position).astype(np.intp)
+    high = np.minimum(low + 1, len(ordered) - 1)
+    quantile: FloatArray = ordered[low] + (position - low) * (ordered[high] - ordered[low])
+    return quantile
 
 
 def _fit_categorical(

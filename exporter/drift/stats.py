@@ -111,7 +111,11 @@ class SortedSample:
     @classmethod
     def of(cls, finite_values: Values) -> "SortedSample":
         """Sort finite values (at least one) and precompute their centred cumulative sums."""
-        values = np.sort(np.asarray(finite_values, dtype=np.float64))
+        return cls.from_sorted(np.sort(np.asarray(finite_values, dtype=np.float64)))
+
+    @classmethod
+    def from_sorted(cls, values: FloatArray) -> "SortedSample":
+        """As :meth:`of`, for values already sorted (kept, not copied)."""
         if len(values) == 0:
             raise ValueError("no values to compare")
         center = float(values.mean())
