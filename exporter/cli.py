@@ -1,7 +1,7 @@
-"""``drift-exporter``: simulate, print, check and plot drift scores.
+"""``drift-exporter``: simulate, print, check and plot drift scores; score real data.
 
-Exit status of ``check``: 0 the latest score is within the threshold, 1 it is above (drift),
-3 there is no data to check; 2 for any error (bad input, bad flags).
+Exit status of ``check`` and ``score``: 0 the score is within the threshold, 1 it is above
+(drift), 3 there is no score (no data, too little data); 2 for any error (bad input, bad flags).
 """
 
 import argparse
@@ -20,6 +20,7 @@ from exporter.check import (
     check_drift_and_trigger,
     read_scores_csv,
 )
+from exporter.drift.commands import add_drift_commands, run_score_command, run_watch_command
 from exporter.simulation import DEFAULT_SEED, PROFILES, ModelSpec, simulate_series
 from exporter.simulator import Simulator
 from exporter.web import parse_listen_address
@@ -106,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="log_level",
         choices=["debug", "info", "warning", "error"],
         default=None,
-        help="log level (default info for simulate, warning for the others)",
+        help="log level (default info for simulate and watch, warning for the others)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -164,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument(
         "--out", type=Path, default=Path("drift.png"), help="image file (default drift.png)"
     )
+    add_drift_commands(commands)
     return parser
 
 
@@ -242,13 +244,15 @@ _COMMANDS = {
     "series": _cmd_series,
     "check": _cmd_check,
     "plot": _cmd_plot,
+    "watch": run_watch_command,
+    "score": run_score_command,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``drift-exporter``; returns the exit status."""
     args = build_parser().parse_args(argv)
-    level = args.log_level or ("info" if args.command == "simulate" else "warning")
+    level = args.log_level or ("info" if args.command in ("simulate", "watch") else "warning")
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -1,0 +1,41 @@
+"""The HTTP endpoints of ``watch``: ``/metrics``, the monitor's status as JSON, and health."""
+
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+from flask import Flask, jsonify
+from flask.typing import ResponseReturnValue
+from markupsafe import escape
+from prometheus_client import CollectorRegistry, make_wsgi_app
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+if TYPE_CHECKING:  # the monitor imports this module
+    from exporter.drift.monitor import Monitor
+
+_INDEX = """<!doctype html><title>drift-exporter watch</title>
+<h1>drift-exporter watch: {model}</h1>
+<p><a href="/metrics">/metrics</a> &middot; <a href="/api/status">/api/status</a></p>
+"""
+
+
+def create_watch_app(monitor: "Monitor", registry: CollectorRegistry) -> Flask:
+    """Build the WSGI app of ``watch`` around a running ``monitor``."""
+    app = Flask(__name__)
+    app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, {"/metrics": make_wsgi_app(registry)}
+    )
+
+    @app.get("/")
+    def index() -> ResponseReturnValue:
+        return _INDEX.format(model=escape(monitor.model))
+
+    @app.get("/-/healthy")
+    def healthy() -> ResponseReturnValue:
+        return "OK\n"
+
+    @app.get("/api/status")
+    def status() -> ResponseReturnValue:
+        # Full error messages live here rather than in metric labels, which must stay few.
+        return jsonify(asdict(monitor.status()))
+
+    return app

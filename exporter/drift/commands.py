@@ -1,0 +1,294 @@
+"""``drift-exporter watch`` and ``drift-exporter score``: their flags and what they run."""
+
+import argparse
+import logging
+import math
+import re
+import sys
+from pathlib import Path
+
+from exporter.drift.reference import Reference, fit_reference
+from exporter.drift.settings import (
+    AGGREGATIONS,
+    DEFAULT_BINS,
+    DEFAULT_FEATURE_THRESHOLD,
+    DEFAULT_MIN_ROWS,
+    DEFAULT_WINDOW_ROWS,
+    METHODS,
+    DriftSettings,
+)
+from exporter.drift.sources import read_table
+from exporter.drift.window import WindowSpec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL = "60s"
+# Above this much input on disk, `score --progress auto` draws a bar (on a terminal only).
+PROGRESS_BYTES = 16 * 1024 * 1024
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def duration(text: str) -> float:
+    """Seconds from ``90``, ``90s``, ``500ms``, ``5m``, ``1h`` or ``1d``."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)?", text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"expected a duration such as 30s, 5m, 1h or 1d, got {text!r}"
+        )
+    seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"expected a duration longer than 0, got {text!r}")
+    return seconds
+
+
+def _names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
+    return names
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _add_scoring_arguments(parser: argparse.ArgumentParser, window_default: str) -> None:
+    parser.add_argument(
+        "--reference", type=Path, required=True, metavar="FILE", help="reference CSV or Parquet"
+    )
+    parser.add_argument(
+        "--features",
+        type=_names,
+        action="extend",
+        default=[],
+        metavar="A,B,...",
+        help="columns to score (default: all but --timestamp-column)",
+    )
+    parser.add_argument(
+        "--categorical",
+        type=_names,
+        action="extend",
+        default=[],
+        metavar="A,B,...",
+        help="numeric columns to treat as categories (text and true/false columns always are)",
+    )
+    parser.add_argument(
+        "--method",
+        dest="methods",
+        type=_names,
+        action="extend",
+        metavar="METHOD",
+        help=f"{', '.join(METHODS)}; repeat or list several; the first makes drift_score "
+        "(default psi)",
+    )
+    parser.add_argument(
+        "--aggregate",
+        choices=AGGREGATIONS,
+        default="max",
+        help="how feature scores make drift_score: max, mean, or the share of features above "
+        "--feature-threshold (default max)",
+    )
+    parser.add_argument(
+        "--feature-threshold",
+        type=_finite,
+        default=DEFAULT_FEATURE_THRESHOLD,
+        help=f"a feature counts as drifted above this (default {DEFAULT_FEATURE_THRESHOLD})",
+    )
+    parser.add_argument(
+        "--bins",
+        type=_positive_int,
+        default=DEFAULT_BINS,
+        help=f"PSI/JS bins, at reference quantiles (default {DEFAULT_BINS})",
+    )
+    parser.add_argument(
+        "--min-rows",
+        type=_positive_int,
+        default=DEFAULT_MIN_ROWS,
+        help=f"no score below this many rows (values, per feature) (default {DEFAULT_MIN_ROWS}); "
+        "PSI is biased upward on small windows",
+    )
+    window = parser.add_mutually_exclusive_group()
+    window.add_argument(
+        "--window-rows",
+        type=_positive_int,
+        metavar="N",
+        help=f"score the latest N rows (default {window_default})",
+    )
+    window.add_argument(
+        "--window-time",
+        type=duration,
+        metavar="DURATION",
+        help="score the rows within DURATION (e.g. 1h) of the newest --timestamp-column",
+    )
+    parser.add_argument(
+        "--timestamp-column", metavar="COLUMN", help="time of each row (needed by --window-time)"
+    )
+
+
+def add_drift_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Add ``watch`` and ``score`` to the ``drift-exporter`` parser."""
+    watch = commands.add_parser(
+        "watch",
+        help="score current data against a reference as it arrives; serve /metrics",
+        description="Score a model's current data (a CSV/Parquet file, re-read when it changes, "
+        "or a directory whose new files are read as they appear) against its reference, and "
+        "serve the scores on /metrics.",
+    )
+    watch.add_argument(
+        "--current", type=Path, required=True, metavar="PATH", help="file or directory"
+    )
+    watch.add_argument("--model", required=True, help="model name (the model label)")
+    _add_scoring_arguments(watch, f"{DEFAULT_WINDOW_ROWS}")
+    watch.add_argument(
+        "--interval",
+        type=duration,
+        default=duration(DEFAULT_INTERVAL),
+        metavar="DURATION",
+        help=f"how often to look for new data (default {DEFAULT_INTERVAL})",
+    )
+    watch.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        default="127.0.0.1:9911",
+        help="address to serve /metrics on (default 127.0.0.1:9911)",
+    )
+
+    score = commands.add_parser(
+        "score",
+        help="one-shot drift report of current data against a reference; exit 1 on drift",
+        description="Score current data against a reference once and print the report. Exit "
+        "status: 0 drift_score at or below --threshold, 1 above, 3 no score (too little data), "
+        "2 error.",
+    )
+    score.add_argument(
+        "--current",
+        type=Path,
+        required=True,
+        metavar="PATH",
+        help="file, or directory (its CSV/Parquet files in name order)",
+    )
+    score.add_argument("--model", help="model name shown in the report")
+    _add_scoring_arguments(score, "all rows")
+    score.add_argument("--format", choices=["table", "json"], default="table")
+    score.add_argument(
+        "--threshold",
+        type=_finite,
+        default=0.2,
+        help="exit 1 when drift_score is above this (default 0.2, the alert's)",
+    )
+    score.add_argument(
+        "--progress",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="progress bar on stderr (auto: on a terminal, for inputs over 16 MiB)",
+    )
+
+
+def settings_from(args: argparse.Namespace) -> DriftSettings:
+    """The scoring settings the flags ask for (validated)."""
+    return DriftSettings(
+        methods=tuple(args.methods or ["psi"]),
+        aggregation=args.aggregate,
+        feature_threshold=args.feature_threshold,
+        bins=args.bins,
+        min_rows=args.min_rows,
+        categorical=frozenset(args.categorical),
+    )
+
+
+def window_from(args: argparse.Namespace, default_rows: int | None) -> WindowSpec:
+    """The window the flags ask for."""
+    rows = args.window_rows
+    if rows is None and args.window_time is None:
+        rows = default_rows
+    return WindowSpec(rows, args.window_time, args.timestamp_column)
+
+
+def load_reference(args: argparse.Namespace, settings: DriftSettings) -> Reference:
+    """Read and fit the reference; any problem is fatal (ValueError naming the file)."""
+    frame = read_table(args.reference)
+    exclude = [args.timestamp_column] if args.timestamp_column else []
+    if args.timestamp_column and args.timestamp_column in args.features:
+        raise ValueError(f"--timestamp-column {args.timestamp_column} cannot also be a feature")
+    return fit_reference(frame, settings, args.features, exclude, source=str(args.reference))
+
+
+def run_watch_command(args: argparse.Namespace) -> int:
+    """``drift-exporter watch``."""
+    from exporter.drift.monitor import Monitor, run_watch
+    from exporter.drift.sources import Source
+    from exporter.drift.window import Window
+    from exporter.web import parse_listen_address
+
+    host, port = parse_listen_address(args.listen)
+    if not args.model.strip():
+        raise ValueError("--model must not be empty")
+    settings = settings_from(args)
+    spec = window_from(args, DEFAULT_WINDOW_ROWS)
+    reference = load_reference(args, settings)
+    window = Window(spec, list(reference.columns))
+    monitor = Monitor(args.model, reference, settings, window, Source(args.current))
+    run_watch(monitor, host, port, args.interval)
+    return 0
+
+
+def run_score_command(args: argparse.Namespace) -> int:
+    """``drift-exporter score``; returns 0 (no drift), 1 (drift), 3 (no score)."""
+    from exporter.drift.progress import Progress
+    from exporter.drift.report import format_json, format_table, report_dict
+    from exporter.drift.scoring import score_window
+    from exporter.drift.sources import data_files
+    from exporter.drift.window import Window
+
+    settings = settings_from(args)
+    spec = window_from(args, None)
+    reference = load_reference(args, settings)
+    files = data_files(args.current)
+    size = sum(path.stat().st_size for path in files)
+    show = args.progress == "always" or (
+        args.progress == "auto" and sys.stderr.isatty() and size >= PROGRESS_BYTES
+    )
+    window = Window(spec, list(reference.columns))
+    with Progress("reading", len(files), sys.stderr, show) as bar:
+        for path in files:
+            frame = read_table(path)
+            reference.check(frame, str(path))
+            window.extend(window.prepare(frame, str(path)))
+            del frame
+            bar.advance()
+    with Progress("scoring", len(reference.columns), sys.stderr, show) as bar:
+        result = score_window(
+            reference, window.rows, window.column, settings, lambda _: bar.advance()
+        )
+    report = report_dict(
+        result,
+        settings,
+        args.model,
+        reference={
+            "path": str(args.reference),
+            "rows": reference.rows,
+            "fit_seconds": round(reference.fit_seconds, 6),
+        },
+        current={"path": str(args.current), "files": len(files)},
+    )
+    print(format_json(report) if args.format == "json" else format_table(report, settings.methods))
+    if result.score is None:
+        print(f"warning: no drift score: {result.detail}", file=sys.stderr)
+        return 3
+    return 1 if result.score > args.threshold else 0

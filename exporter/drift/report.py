@@ -1,0 +1,99 @@
+"""The report of ``drift-exporter score``: a table for people, JSON for programs."""
+
+import json
+from typing import Any
+
+from exporter.drift.scoring import WindowScore
+from exporter.drift.settings import DriftSettings
+
+
+def report_dict(
+    result: WindowScore,
+    settings: DriftSettings,
+    model: str | None,
+    reference: dict[str, Any],
+    current: dict[str, Any],
+) -> dict[str, Any]:
+    """Everything the report says, as plain JSON-ready values."""
+    return {
+        "model": model,
+        "drift_score": result.score,
+        "unavailable": result.unavailable,
+        "detail": result.detail or None,
+        "method": result.method,
+        "aggregation": result.aggregation,
+        "feature_threshold": settings.feature_threshold,
+        "drifted_features": list(result.drifted),
+        "window_rows": result.rows,
+        "min_rows": settings.min_rows,
+        "bins": settings.bins,
+        "reference": reference,
+        "current": current,
+        "score_seconds": round(result.seconds, 6),
+        "features": [
+            {
+                "feature": feature.feature,
+                "kind": feature.kind,
+                "values": feature.values,
+                "missing": feature.missing,
+                "unseen": feature.unseen,
+                "scores": feature.scores,
+            }
+            for feature in result.features
+        ],
+    }
+
+
+def format_json(report: dict[str, Any]) -> str:
+    """The report as JSON (strict: no NaN)."""
+    return json.dumps(report, indent=2, allow_nan=False)
+
+
+def format_table(report: dict[str, Any], methods: tuple[str, ...]) -> str:
+    """The report as an aligned table, one feature a line, then the model's score."""
+    header = ["feature", "kind", "values", "missing", "unseen", *methods]
+    rows = [header]
+    for feature in report["features"]:
+        scores = feature["scores"]
+        rows.append(
+            [
+                feature["feature"],
+                feature["kind"],
+                str(feature["values"]),
+                str(feature["missing"]),
+                "-" if feature["unseen"] is None else str(feature["unseen"]),
+                *(f"{scores[m]:.4f}" if m in scores else "-" for m in methods),
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            cell.ljust(width) if i < 2 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    ]
+    lines.append("")
+    lines.append(_summary(report))
+    return "\n".join(lines)
+
+
+def _summary(report: dict[str, Any]) -> str:
+    name = f"{report['model']}: " if report["model"] else ""
+    scored = sum(report["method"] in f["scores"] for f in report["features"])
+    how = f"{report['aggregation']} of {report['method']} over {scored} feature(s)"
+    if report["aggregation"] == "share":
+        how = (
+            f"share of {scored} feature(s) with {report['method']} > "
+            f"{report['feature_threshold']:g}"
+        )
+    if report["drift_score"] is None:
+        return (
+            f"{name}drift_score: not computed ({report['unavailable']}: {report['detail']}); "
+            f"{report['window_rows']} rows"
+        )
+    drifted = ", ".join(report["drifted_features"]) or "none"
+    return (
+        f"{name}drift_score {report['drift_score']:.4f} ({how}, {report['window_rows']} rows); "
+        f"features above {report['feature_threshold']:g}: {drifted}"
+    )

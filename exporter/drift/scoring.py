@@ -1,0 +1,192 @@
+"""Scoring a current window against the fitted reference: per feature, then per model."""
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from exporter.drift.reference import (
+    CategoricalReference,
+    ColumnReference,
+    NumericReference,
+    Reference,
+    category_labels,
+    numeric_values,
+)
+from exporter.drift.settings import CATEGORICAL_METHODS, DriftSettings, ScoreUnavailable
+from exporter.drift.stats import (
+    IntArray,
+    bin_counts,
+    bin_counts_sorted,
+    finite_part,
+    js_distance,
+    ks_and_wasserstein,
+    psi,
+)
+
+
+@dataclass(frozen=True)
+class FeatureScore:
+    """One feature's scores in one window; ``scores`` is empty when it had too few values."""
+
+    feature: str
+    kind: str
+    values: int
+    missing: int
+    unseen: int | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WindowScore:
+    """A model's scores for one window; ``score`` is None with the reason in ``unavailable``."""
+
+    rows: int
+    features: tuple[FeatureScore, ...]
+    score: float | None
+    unavailable: str | None
+    detail: str
+    method: str
+    aggregation: str
+    drifted: tuple[str, ...]
+    seconds: float
+
+
+def score_column(
+    reference: ColumnReference, series: "pd.Series[Any]", settings: DriftSettings
+) -> FeatureScore:
+    """Every requested method for one column, in one pass over its values."""
+    if isinstance(reference, CategoricalReference):
+        return _score_categorical(reference, series, settings)
+    return _score_numeric(reference, series, settings)
+
+
+def _score_numeric(
+    reference: NumericReference, series: "pd.Series[Any]", settings: DriftSettings
+) -> FeatureScore:
+    values = numeric_values(series)
+    counts: IntArray | None = None
+    if settings.needs_order:
+        # One sort serves KS, Wasserstein and the bin counts.
+        finite = finite_part(np.sort(values))
+        missing = len(values) - len(finite)
+        if settings.needs_bins:
+            counts = bin_counts_sorted(finite, reference.edges)
+    else:
+        counts, missing = bin_counts(values, reference.edges)
+    valid = len(values) - missing
+    scores: dict[str, float] = {}
+    if valid >= settings.min_rows:
+        if counts is not None:
+            scores.update(_binned(reference.counts, counts, settings))
+        if settings.needs_order:
+            assert reference.sample is not None, "the reference was fitted without sorted values"
+            want_ks = "ks" in settings.methods
+            want_w = "wasserstein" in settings.methods
+            ks, distance = ks_and_wasserstein(reference.sample, finite, want_ks, want_w)
+            if want_ks:
+                scores["ks"] = ks
+            if want_w:
+                # A constant reference has no spread to measure by: the distance stays in units.
+                scores["wasserstein"] = distance / reference.std if reference.std > 0 else distance
+    ordered = _ordered(scores, settings)
+    return FeatureScore(reference.name, reference.kind, valid, missing, None, ordered)
+
+
+def _score_categorical(
+    reference: CategoricalReference, series: "pd.Series[Any]", settings: DriftSettings
+) -> FeatureScore:
+    labels = category_labels(series)
+    missing = int(labels.isna().sum())
+    codes = reference.categories.get_indexer(pd.Index(labels))
+    # Code -1 is both "missing" and "not a reference category"; missing ones are taken out.
+    buckets = np.bincount(codes + 1, minlength=len(reference.categories) + 1)
+    unseen = int(buckets[0]) - missing
+    counts = np.append(buckets[1:], unseen).astype(np.int64)
+    valid = len(labels) - missing
+    scores: dict[str, float] = {}
+    if valid >= settings.min_rows:
+        scores = _binned(reference.counts, counts, settings)
+    return FeatureScore(
+        reference.name, reference.kind, valid, missing, unseen, _ordered(scores, settings)
+    )
+
+
+def _binned(reference: IntArray, current: IntArray, settings: DriftSettings) -> dict[str, float]:
+    scores = {}
+    if "psi" in settings.methods:
+        scores["psi"] = psi(reference, current, settings.epsilon)
+    if "js" in settings.methods:
+        scores["js"] = js_distance(reference, current)
+    return scores
+
+
+def _ordered(scores: dict[str, float], settings: DriftSettings) -> dict[str, float]:
+    return {method: scores[method] for method in settings.methods if method in scores}
+
+
+def aggregate(scores: list[float], settings: DriftSettings) -> float:
+    """The model's score from its features' scores of the primary method."""
+    if settings.aggregation == "max":
+        return max(scores)
+    if settings.aggregation == "mean":
+        return math.fsum(scores) / len(scores)
+    return sum(score > settings.feature_threshold for score in scores) / len(scores)
+
+
+def score_window(
+    reference: Reference,
+    rows: int,
+    column: Callable[[str], "pd.Series[Any]"],
+    settings: DriftSettings,
+    progress: Callable[[str], None] | None = None,
+) -> WindowScore:
+    """Score every feature of a window of ``rows`` rows whose columns ``column(name)`` gives."""
+    started = time.perf_counter()
+    features = []
+    for name, ref in reference.columns.items():
+        features.append(score_column(ref, column(name), settings))
+        if progress is not None:
+            progress(name)
+    method = settings.primary
+    primary = {f.feature: f.scores[method] for f in features if method in f.scores}
+    score = aggregate(list(primary.values()), settings) if primary else None
+    unavailable, detail = None, ""
+    if rows == 0:
+        unavailable, detail = ScoreUnavailable.NO_DATA, "no current data yet"
+    elif rows < settings.min_rows:
+        unavailable = ScoreUnavailable.WINDOW_TOO_SMALL
+        detail = f"the window has {rows} rows, fewer than the minimum {settings.min_rows}"
+    elif score is None:
+        unavailable = ScoreUnavailable.TOO_FEW_VALUES
+        applicable = "" if method in CATEGORICAL_METHODS else f" ({method} needs numeric features)"
+        detail = (
+            f"no feature has {settings.min_rows} or more non-missing values to score "
+            f"with {method}{applicable}"
+        )
+    drifted = tuple(name for name, value in primary.items() if value > settings.feature_threshold)
+    return WindowScore(
+        rows=rows,
+        features=tuple(features),
+        score=score if unavailable is None else None,
+        unavailable=unavailable,
+        detail=detail,
+        method=method,
+        aggregation=settings.aggregation,
+        drifted=drifted,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def score_frame(
+    reference: Reference,
+    frame: pd.DataFrame,
+    settings: DriftSettings,
+    progress: Callable[[str], None] | None = None,
+) -> WindowScore:
+    """Score a whole frame as one window."""
+    return score_window(reference, len(frame), lambda name: frame[name], settings, progress)
