@@ -10,13 +10,13 @@ import pytest
 import requests
 from prometheus_client import CollectorRegistry, generate_latest
 
+from bridge.demo.processes import Process, free_port, venv_script, wait_until
 from exporter.drift import DriftSettings, fit_reference, score_frame
 from exporter.drift.collector import DriftCollector
 from exporter.drift.monitor import Monitor
 from exporter.drift.sources import Source
 from exporter.drift.window import Window, WindowSpec
 from tests.exporter.test_metrics import scrape_text
-from tests.support.processes import Process, free_port, venv_script, wait_until
 
 rng = np.random.default_rng(5)
 SETTINGS = DriftSettings(methods=("psi", "ks"), min_rows=100)
