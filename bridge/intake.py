@@ -2,8 +2,13 @@
 
 A drift episode is one firing alert, identified by its fingerprint and startsAt, on one route.
 Its first firing notification creates exactly one dispatch; resends, repeat notifications and
-duplicates from other Alertmanagers are recorded as duplicates. The store's unique constraint
-makes this hold across threads, processes and restarts.
+duplicates from other Alertmanagers are recorded as duplicates. The store's unique key on the
+episode makes this hold across threads, processes and restarts.
+
+The work is split in two. Planning (matching routes, rendering the job's parameters, building and
+encoding the request) needs no lock and runs in the request's own thread. Deciding (is this
+episode new? inside a cooldown?) and recording run in the store's write transaction, which every
+intake of every process waits for in turn, so it holds only lookups and inserts.
 """
 
 import json
@@ -14,7 +19,7 @@ from typing import Any
 
 from bridge.alerts import Alert, Notification
 from bridge.config import BridgeConfig, Route
-from bridge.jobs import Prepared, alert_variables, new_dispatch_id, prepare
+from bridge.jobs import alert_variables, new_dispatch_id, prepare
 from bridge.store import Store, Transaction
 from bridge.store.records import (
     Decision,
@@ -56,6 +61,27 @@ class IntakeResult:
         return sum(o.dispatch_state == DispatchState.PENDING for o in self.outcomes)
 
 
+@dataclass(frozen=True)
+class _Planned:
+    """A dispatch built before the transaction: used if the episode turns out to be new."""
+
+    id: str
+    state: DispatchState
+    context_json: str
+    request_json: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class _Match:
+    """One route an alert takes, with what can be worked out without the store's lock."""
+
+    route: Route
+    key: EpisodeKey
+    cooldown_key: str
+    planned: _Planned | None
+
+
 def record_notification(
     store: Store,
     config: BridgeConfig,
@@ -67,6 +93,7 @@ def record_notification(
 ) -> IntakeResult:
     """Decide about every alert and record it all atomically; raises StoreError if it cannot."""
     now = time.time() if now is None else now
+    plans = [(alert, _plan(store, config, notification, alert)) for alert in notification.alerts]
 
     def decide(txn: Transaction) -> tuple[int, list[AlertOutcome]]:
         outcomes: list[AlertOutcome] = []
@@ -74,17 +101,16 @@ def record_notification(
         txn.count("drift_bridge_notifications_total", {"outcome": "accepted"})
         if notification.truncated_alerts:
             txn.count("drift_bridge_truncated_alerts_total", {}, notification.truncated_alerts)
-        for index, alert in enumerate(notification.alerts):
+        for index, (alert, matches) in enumerate(plans):
             case = _Case(txn, config, notification, notification_id, index, alert, now)
-            routes = config.routes_for(alert.labels)
-            if not routes:
+            if not matches:
                 outcomes.append(
                     case.decided(
                         None, None, Decision.NO_ROUTE, "no route matches the alert's labels"
                     )
                 )
             decide_alert = _decide_firing if alert.firing else _decide_resolved
-            outcomes.extend(decide_alert(case, route) for route in routes)
+            outcomes.extend(decide_alert(case, match) for match in matches)
         return notification_id, outcomes
 
     notification_id, outcomes = store.atomically(decide)
@@ -109,12 +135,52 @@ def record_notification(
     return IntakeResult(notification_id, outcomes)
 
 
+def _plan(
+    store: Store, config: BridgeConfig, notification: Notification, alert: Alert
+) -> list[_Match]:
+    matches = []
+    for route in config.routes_for(alert.labels):
+        key = EpisodeKey(route.name, alert.fingerprint, alert.starts_at.canonical)
+        planned = None
+        # Episodes are never deleted: one already recorded makes this a duplicate for sure, and
+        # building a request for it would be wasted. Otherwise build it now, outside the lock.
+        if alert.firing and store.find_episode(key) is None:
+            planned = _plan_dispatch(config, route, notification, alert)
+        matches.append(_Match(route, key, _cooldown_key(route, alert), planned))
+    return matches
+
+
 def _cooldown_key(route: Route, alert: Alert) -> str:
     return json.dumps(
         {name: alert.labels.get(name, "") for name in route.cooldown_by},
         sort_keys=True,
         separators=(",", ":"),
     )
+
+
+def _plan_dispatch(
+    config: BridgeConfig, route: Route, notification: Notification, alert: Alert
+) -> _Planned:
+    dispatch_id = new_dispatch_id()
+    variables = alert_variables(alert, notification, route, config.value_from, dispatch_id)
+    prepared = prepare(config, route, variables)
+    if prepared.error is not None:
+        state = DispatchState.DEAD
+    elif config.dry_run or route.dry_run:
+        state = DispatchState.DRY_RUN
+    else:
+        state = DispatchState.PENDING
+    return _Planned(
+        dispatch_id,
+        state,
+        _to_json(variables),
+        None if prepared.request is None else _to_json(prepared.request),
+        prepared.error,
+    )
+
+
+def _to_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -167,11 +233,50 @@ class _Case:
         self.txn.count("drift_bridge_alerts_total", {"decision": decision})
         return outcome
 
+    def add_dispatch(self, route: Route, planned: _Planned, episode: Episode, kind: str) -> None:
+        """Put a planned dispatch in the outbox."""
+        target = self.config.targets.get(route.target)
+        self.txn.add_dispatch(
+            NewDispatch(
+                id=planned.id,
+                episode_id=episode.id,
+                kind=kind,
+                route=route.name,
+                target=route.target,
+                target_type=target.type if target is not None else "unknown",
+                state=planned.state,
+                context_json=planned.context_json,
+                request_json=planned.request_json,
+                error=planned.error,
+                reason="invalid_request" if planned.error is not None else None,
+                created_at=self.now,
+                deadline_at=self.now + self.config.dispatch.retry.deadline,
+            )
+        )
+        outcome = "created" if planned.state == DispatchState.PENDING else planned.state.value
+        self.txn.count(
+            "drift_bridge_dispatches_total", {"target": route.target, "outcome": outcome}
+        )
+        if planned.error is not None:
+            log.error(
+                "dispatch_id=%s route=%s target=%s fingerprint=%s: cannot build the request: %s",
+                planned.id,
+                route.name,
+                route.target,
+                self.alert.fingerprint,
+                planned.error,
+            )
 
-def _decide_firing(case: _Case, route: Route) -> AlertOutcome:
-    alert, txn = case.alert, case.txn
-    key = EpisodeKey(route.name, alert.fingerprint, alert.starts_at.canonical)
-    cooldown_key = _cooldown_key(route, alert)
+
+_EPISODE_OUTCOME = {
+    DispatchState.PENDING: "dispatched",
+    DispatchState.DRY_RUN: "dry_run",
+    DispatchState.DEAD: "invalid",
+}
+
+
+def _decide_firing(case: _Case, match: _Match) -> AlertOutcome:
+    txn, route, key = case.txn, match.route, match.key
     # Writers are serialised (one transaction at a time), so looking first and inserting after
     # cannot race; the store's unique key on the episode would refuse a second one anyway.
     episode = txn.find_episode(key)
@@ -188,8 +293,8 @@ def _decide_firing(case: _Case, route: Route) -> AlertOutcome:
         return txn.add_episode(
             NewEpisode(
                 key,
-                dict(alert.labels),
-                cooldown_key,
+                dict(case.alert.labels),
+                match.cooldown_key,
                 "firing",
                 outcome,
                 dispatch_id,
@@ -199,18 +304,18 @@ def _decide_firing(case: _Case, route: Route) -> AlertOutcome:
         )
 
     if route.cooldown > 0:
-        last = txn.last_dispatch(route.name, cooldown_key)
+        last = txn.last_dispatch(route.name, match.cooldown_key)
         if last is not None and case.now - last[0] < route.cooldown:
             return case.decided(
                 route,
                 new_episode("cooldown_skipped", None),
                 Decision.COOLDOWN_SKIPPED,
-                f"within the route's cooldown of {route.cooldown:g}s for {cooldown_key}: "
+                f"within the route's cooldown of {route.cooldown:g}s for {match.cooldown_key}: "
                 f"dispatch {last[1]} was {case.now - last[0]:.0f}s ago",
             )
-    planned = _plan_dispatch(case, route)
+    planned = match.planned or _plan_dispatch(case.config, route, case.notification, case.alert)
     episode = new_episode(_EPISODE_OUTCOME[planned.state], planned.id)
-    _add_dispatch(case, route, planned, episode, "firing")
+    case.add_dispatch(route, planned, episode, "firing")
     return case.decided(
         route,
         episode,
@@ -221,9 +326,8 @@ def _decide_firing(case: _Case, route: Route) -> AlertOutcome:
     )
 
 
-def _decide_resolved(case: _Case, route: Route) -> AlertOutcome:
-    alert, txn = case.alert, case.txn
-    key = EpisodeKey(route.name, alert.fingerprint, alert.starts_at.canonical)
+def _decide_resolved(case: _Case, match: _Match) -> AlertOutcome:
+    txn, route, key, alert = case.txn, match.route, match.key, case.alert
     ends_at = alert.ends_at.canonical if alert.ends_at else None
     episode = txn.find_episode(key)
     if episode is None:
@@ -231,7 +335,7 @@ def _decide_resolved(case: _Case, route: Route) -> AlertOutcome:
             NewEpisode(
                 key,
                 dict(alert.labels),
-                _cooldown_key(route, alert),
+                match.cooldown_key,
                 "resolved",
                 "resolved_before_firing",
                 None,
@@ -256,8 +360,9 @@ def _decide_resolved(case: _Case, route: Route) -> AlertOutcome:
             episode.dispatch_id,
         )
     if route.on_resolve == "dispatch" and episode.dispatch_id is not None:
-        planned = _plan_dispatch(case, route)
-        _add_dispatch(case, route, planned, episode, "resolved")
+        # Rare enough (opt-in, once per episode) to plan inside the transaction.
+        planned = _plan_dispatch(case.config, route, case.notification, alert)
+        case.add_dispatch(route, planned, episode, "resolved")
         return case.decided(
             route,
             episode,
@@ -269,69 +374,3 @@ def _decide_resolved(case: _Case, route: Route) -> AlertOutcome:
     return case.decided(
         route, episode, Decision.RESOLVED, f"episode {episode.id} closed", episode.dispatch_id
     )
-
-
-_EPISODE_OUTCOME = {
-    DispatchState.PENDING: "dispatched",
-    DispatchState.DRY_RUN: "dry_run",
-    DispatchState.DEAD: "invalid",
-}
-
-
-@dataclass(frozen=True)
-class _Planned:
-    id: str
-    state: DispatchState
-    variables: dict[str, Any]
-    prepared: Prepared
-
-
-def _plan_dispatch(case: _Case, route: Route) -> _Planned:
-    config = case.config
-    dispatch_id = new_dispatch_id()
-    variables = alert_variables(
-        case.alert, case.notification, route, config.value_from, dispatch_id
-    )
-    prepared = prepare(config, route, variables)
-    if prepared.error is not None:
-        state = DispatchState.DEAD
-    elif config.dry_run or route.dry_run:
-        state = DispatchState.DRY_RUN
-    else:
-        state = DispatchState.PENDING
-    return _Planned(dispatch_id, state, variables, prepared)
-
-
-def _add_dispatch(
-    case: _Case, route: Route, planned: _Planned, episode: Episode, kind: str
-) -> None:
-    target = case.config.targets.get(route.target)
-    error = planned.prepared.error
-    case.txn.add_dispatch(
-        NewDispatch(
-            id=planned.id,
-            episode_id=episode.id,
-            kind=kind,
-            route=route.name,
-            target=route.target,
-            target_type=target.type if target is not None else "unknown",
-            state=planned.state,
-            context=planned.variables,
-            request=planned.prepared.request,
-            error=error,
-            reason="invalid_request" if error is not None else None,
-            created_at=case.now,
-            deadline_at=case.now + case.config.dispatch.retry.deadline,
-        )
-    )
-    outcome = "created" if planned.state == DispatchState.PENDING else planned.state.value
-    case.txn.count("drift_bridge_dispatches_total", {"target": route.target, "outcome": outcome})
-    if error is not None:
-        log.error(
-            "dispatch_id=%s route=%s target=%s fingerprint=%s: cannot build the request: %s",
-            planned.id,
-            route.name,
-            route.target,
-            case.alert.fingerprint,
-            error,
-        )

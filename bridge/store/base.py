@@ -109,6 +109,10 @@ class Store(Protocol):
         """Add to a counter in a transaction of its own."""
         ...
 
+    def find_episode(self, key: EpisodeKey) -> Episode | None:
+        """The episode of ``key``, read outside any write transaction (it may be a moment old)."""
+        ...
+
     def claim_due(
         self, now: float, owner: str, lease_seconds: float, limit: int
     ) -> list[ClaimedDispatch]:

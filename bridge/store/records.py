@@ -78,8 +78,10 @@ class NewDispatch:
     target: str
     target_type: str
     state: DispatchState
-    context: dict[str, Any]  # the template variables, to render again on a manual retry
-    request: dict[str, Any] | None  # what will be sent (no secrets); None if it could not be built
+    # As JSON text, encoded by the caller before the write transaction starts (it is the
+    # costly part of recording a dispatch, and nothing else waits for it there).
+    context_json: str  # the template variables, to render again on a manual retry
+    request_json: str | None  # what will be sent (no secrets); None if it could not be built
     error: str | None
     reason: str | None
     created_at: float

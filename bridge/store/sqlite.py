@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from bridge.store import sqlite_audit, sqlite_outbox
 from bridge.store.base import OutboxStats, StoreError
-from bridge.store.records import AttemptRecord, ClaimedDispatch
+from bridge.store.records import AttemptRecord, ClaimedDispatch, Episode, EpisodeKey
 from bridge.store.schema import SCHEMA, SCHEMA_VERSION
 from bridge.store.sqlite_transaction import SQLiteTransaction, write_counts
 
@@ -263,6 +263,10 @@ class SQLiteStore:
             return query(self._conn(), *args)
         except sqlite3.Error as err:
             raise StoreError(f"store {self.path}: {err}") from err
+
+    def find_episode(self, key: EpisodeKey) -> Episode | None:
+        """The episode of ``key``, read outside any write transaction (it may be a moment old)."""
+        return self._read(lambda conn: SQLiteTransaction(conn).find_episode(key))
 
     def dispatch_for_retry(self, dispatch_id: str) -> dict[str, Any] | None:
         """Route, target, context and state of a dispatch, to prepare it again."""
