@@ -133,11 +133,13 @@ def parse_config(data: Any, path: Path) -> BridgeConfig:
     store.reject_unknown()
     dispatch = _dispatch(root.child("dispatch"))
     targets = {}
+    declared = set()
     for name, reader in root.named_children("targets", required=True):
+        declared.add(name)
         target = build_target(name, reader)
         if target is not None:
             targets[name] = target
-    routes = tuple(_route(reader, targets) for reader in root.children("routes", required=True))
+    routes = tuple(_route(reader, declared) for reader in root.children("routes", required=True))
     names = [route.name for route in routes]
     for name in sorted({n for n in names if names.count(n) > 1}):
         root.problem("routes", f"route name {name!r} is used more than once")
@@ -215,7 +217,9 @@ def _dispatch(reader: Reader) -> DispatchConfig:
     return config
 
 
-def _route(reader: Reader, targets: dict[str, Target]) -> Route:
+def _route(reader: Reader, targets: set[str]) -> Route:
+    # ``targets``: every declared name, usable or not; a target with problems of its own is
+    # reported there, not again as unknown here.
     name = reader.string("name")
     matchers = []
     for index, text in enumerate(reader.strings("matchers", [])):

@@ -183,3 +183,11 @@ def test_relative_paths_are_taken_from_the_config_files_directory(
     assert config.auth.token is not None
     assert config.auth.token.get() == "t0ken"
     assert config.store_path == tmp_path / "state" / "bridge.db"
+
+
+def test_a_route_to_a_target_with_problems_is_not_also_called_unknown(
+    write_config: ConfigWriter, config_data: dict[str, Any]
+) -> None:
+    config_data["targets"]["hook"]["bearer_token_file"] = "/nonexistent/token"
+    (problem,) = problems(write_config, config_data)
+    assert "targets.hook.bearer_token_file: cannot read secret file /nonexistent/token" in problem
