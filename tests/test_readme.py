@@ -79,3 +79,19 @@ def test_the_commands_the_readme_gives_exist_in_the_makefile() -> None:
     for target in ("demo", "test"):
         assert f"make {target}" in text
         assert re.search(rf"^{target}:", makefile, re.M)
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_every_link_in_the_readme_leads_somewhere() -> None:
+    text = README.read_text()
+    anchors = {_slug(h) for h in re.findall(r"^#+ (.+)$", text, re.M)}
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if target.startswith("#"):
+            assert target[1:] in anchors, f"no heading for the link {target}"
+        elif not target.startswith(("http://", "https://")):
+            assert (README.parent / target).exists(), f"the README links to a missing {target}"
