@@ -213,6 +213,14 @@ def _dispatch(reader: Reader) -> DispatchConfig:
         lease=reader.duration("lease", defaults.lease, minimum=1.0),
         retry=retry,
     )
+    # Leases of attempts in flight are renewed between polls; a lease shorter than a few polls
+    # would expire under a running attempt and let another process make it again.
+    if config.lease < 3 * config.poll_interval:
+        reader.problem(
+            "lease",
+            f"must be at least 3 x poll_interval ({3 * config.poll_interval:g}s), "
+            f"got {config.lease:g}s",
+        )
     reader.reject_unknown()
     return config
 

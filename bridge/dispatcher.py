@@ -70,13 +70,35 @@ class Dispatcher:
         """Look for due dispatches now instead of at the next poll."""
         self._wake.set()
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop claiming, and wait up to ``timeout`` for attempts in flight to finish."""
+    def stop(self, timeout: float = 20.0) -> None:
+        """Stop claiming; give attempts in flight ``timeout`` seconds, then interrupt them.
+
+        An interrupted attempt (a long command) is recorded as retryable and made again after
+        the restart. Left running, it would outlive this process and its lease, and a second run
+        of the same job would start beside it.
+        """
+        deadline = time.monotonic() + timeout
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        renewed = time.monotonic()
+        while self._in_flight_ids() and time.monotonic() < deadline:
+            if time.monotonic() - renewed > self._config.dispatch.lease / 3:
+                self._renew_leases()
+                renewed = time.monotonic()
+            time.sleep(0.05)
+        if self._in_flight_ids():
+            log.warning(
+                "stopping: interrupting %d attempt(s) still running", len(self._in_flight_ids())
+            )
+            for target in self._config.targets.values():
+                target.interrupt()
         self._pool.shutdown(wait=True, cancel_futures=False)
+
+    def _in_flight_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._in_flight)
 
     def run_once(self) -> list[str]:
         """Claim what is due and submit it; returns the claimed dispatch ids."""
@@ -114,8 +136,7 @@ class Dispatcher:
                 self._wake.wait(poll)
 
     def _renew_leases(self) -> None:
-        with self._lock:
-            ids = list(self._in_flight)
+        ids = self._in_flight_ids()
         if ids:
             self._store.renew_leases(self.owner, ids, self._clock() + self._config.dispatch.lease)
 
@@ -170,6 +191,16 @@ class Dispatcher:
             return record(
                 "failed", f"target {dispatch.target!r} is not configured any more", "client_error"
             )
+        if target.type != dispatch.target_type:
+            return record(
+                "failed",
+                f"target {dispatch.target!r} is now of type {target.type}, the request was built "
+                f"for {dispatch.target_type}: retry the dispatch by hand to build it again",
+                "client_error",
+            )
+        route = next((r for r in self._config.routes if r.name == dispatch.route), None)
+        if self._config.dry_run or (route is not None and route.dry_run):
+            return record("dry_run", "dry run is on now: recorded, not sent")
         try:
             result = target.send(dispatch.request)
         except DispatchError as err:
@@ -197,14 +228,16 @@ class Dispatcher:
         response: str | None,
         retry_after: float | None,
     ) -> AttemptRecord:
-        delay = self._config.dispatch.retry.next_delay(dispatch.attempt, retry_after, self._rng)
+        # Backoff starts over when a dead letter is retried by hand.
+        tries = dispatch.attempt - dispatch.retry_from
+        delay = self._config.dispatch.retry.next_delay(tries, retry_after, self._rng)
         next_at = self._clock() + delay
         if next_at > dispatch.deadline_at:
             deadline = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(dispatch.deadline_at))
             return record(
                 "failed",
                 f"gave up at the deadline ({deadline}) after "
-                f"{dispatch.attempt} attempt(s); last error: {message}",
+                f"{tries} attempt(s); last error: {message}",
                 reason,
                 status,
                 response,
@@ -212,7 +245,7 @@ class Dispatcher:
         return record("retry", message, reason, status, response, None, next_at)
 
     def _log(self, dispatch: ClaimedDispatch, record: AttemptRecord) -> None:
-        level = {"success": logging.INFO, "retry": logging.WARNING}.get(
+        level = {"success": logging.INFO, "retry": logging.WARNING, "dry_run": logging.INFO}.get(
             record.outcome, logging.ERROR
         )
         suffix = ""

@@ -3,7 +3,7 @@
 from bridge.config import BridgeConfig
 from bridge.jobs import prepare
 from bridge.store import Store
-from bridge.store.records import DispatchState
+from bridge.store.records import DispatchState, Requeue
 
 
 class RetryRefusedError(ValueError):
@@ -15,10 +15,11 @@ class RetryRefusedError(ValueError):
 
 
 def retry_dispatch(store: Store, config: BridgeConfig, dispatch_id: str, now: float) -> None:
-    """Put a dead dispatch back in the outbox, its request rendered with the current config.
+    """Put a dead dispatch back in the outbox, built again from the current config.
 
-    Rendering again means a fixed template, target or parameter takes effect on the retry. The
-    dispatch keeps its id, so the job still carries the same dispatch id.
+    The route's current target and parameters are used, so a fixed template, job name or target
+    takes effect on the retry (and the request goes, with its credentials, to the target the
+    config names now). The dispatch keeps its id, so the job still carries the same dispatch id.
     """
     found = store.dispatch_for_retry(dispatch_id)
     if found is None:
@@ -32,9 +33,24 @@ def retry_dispatch(store: Store, config: BridgeConfig, dispatch_id: str, now: fl
         raise RetryRefusedError(
             409, f"route {found['route']!r} is not in the configuration any more"
         )
+    if config.dry_run or route.dry_run:
+        raise RetryRefusedError(
+            409, f"dry run is on for route {route.name!r}: a retry would send nothing"
+        )
+    target = config.targets[route.target]
     prepared = prepare(config, route, found["context"])
-    store.requeue(
-        dispatch_id, prepared.request, prepared.error, now, now + config.dispatch.retry.deadline
+    requeued = store.requeue(
+        Requeue(
+            dispatch_id=dispatch_id,
+            target=route.target,
+            target_type=target.type,
+            request=prepared.request,
+            error=prepared.error,
+            now=now,
+            deadline_at=now + config.dispatch.retry.deadline,
+        )
     )
     if prepared.error is not None:
         raise RetryRefusedError(422, f"the request still cannot be built: {prepared.error}")
+    if not requeued:
+        raise RetryRefusedError(409, f"dispatch {dispatch_id} changed meanwhile; look again")

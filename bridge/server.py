@@ -37,7 +37,8 @@ def _worker_exit(_server: Any, worker: Any) -> None:
     app = getattr(worker, "wsgi", None)
     state = getattr(app, "extensions", {}).get("drift_bridge")
     if state is not None and state.dispatcher is not None:
-        # Let attempts in flight finish; anything left is picked up again after its lease.
+        # Attempts in flight get 20 s (gunicorn's graceful timeout is 30 s); then what still runs
+        # is interrupted and recorded, to be made again after the restart.
         state.dispatcher.stop(timeout=20)
 
 

@@ -17,6 +17,7 @@ from bridge.store.records import (
     EpisodeKey,
     NewDispatch,
     NewEpisode,
+    Requeue,
 )
 
 T = TypeVar("T")
@@ -131,15 +132,8 @@ class Store(Protocol):
         """Route, target, context and state of a dispatch, to prepare it again."""
         ...
 
-    def requeue(
-        self,
-        dispatch_id: str,
-        request: dict[str, Any] | None,
-        error: str | None,
-        now: float,
-        deadline_at: float,
-    ) -> None:
-        """Send a dead dispatch again from now (or record why it still cannot be)."""
+    def requeue(self, requeue: Requeue) -> bool:
+        """Send a dead dispatch again from now; False if it is not dead or cannot be built."""
         ...
 
     def list_dispatches(

@@ -95,11 +95,27 @@ class ClaimedDispatch:
     id: str
     route: str
     target: str
+    target_type: str  # the type the request was built for
     request: dict[str, Any]
     attempt: int  # the number of this attempt, from 1
+    # Attempts made before the dispatch was last retried by hand: backoff starts over after it.
+    retry_from: int
     created_at: float
     deadline_at: float
     fingerprint: str
+
+
+@dataclass(frozen=True)
+class Requeue:
+    """A dead dispatch sent again, with the target and request the current config gives."""
+
+    dispatch_id: str
+    target: str
+    target_type: str
+    request: dict[str, Any] | None  # None: it still cannot be built (``error`` says why)
+    error: str | None
+    now: float
+    deadline_at: float
 
 
 @dataclass(frozen=True)

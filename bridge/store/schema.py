@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS dispatches (
     deadline_at REAL NOT NULL,
     next_attempt_at REAL,
     attempts INTEGER NOT NULL DEFAULT 0,
+    retry_from INTEGER NOT NULL DEFAULT 0,
     lease_owner TEXT,
     lease_until REAL,
     last_error TEXT,

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from bridge.store import sqlite_audit, sqlite_outbox
 from bridge.store.base import OutboxStats, StoreError
-from bridge.store.records import AttemptRecord, ClaimedDispatch, Episode, EpisodeKey
+from bridge.store.records import AttemptRecord, ClaimedDispatch, Episode, EpisodeKey, Requeue
 from bridge.store.schema import SCHEMA, SCHEMA_VERSION
 from bridge.store.sqlite_transaction import SQLiteTransaction, write_counts
 
@@ -244,17 +244,10 @@ class SQLiteStore:
         with self.transaction() as txn:
             sqlite_outbox.finish_attempt(txn, record, owner, target)
 
-    def requeue(
-        self,
-        dispatch_id: str,
-        request: dict[str, Any] | None,
-        error: str | None,
-        now: float,
-        deadline_at: float,
-    ) -> None:
-        """Send a dead dispatch again from now (or record why it still cannot be)."""
+    def requeue(self, requeue: Requeue) -> bool:
+        """Send a dead dispatch again from now; False if it is not dead or cannot be built."""
         with self.transaction() as txn:
-            sqlite_outbox.requeue(txn, dispatch_id, request, error, now, deadline_at)
+            return sqlite_outbox.requeue(txn, requeue)
 
     # --- reads -------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from bridge.store.records import (
     AttemptRecord,
     ClaimedDispatch,
     DispatchState,
+    Requeue,
 )
 from bridge.store.sqlite_transaction import SQLiteTransaction, to_json
 
@@ -16,6 +17,8 @@ _NEXT_STATE = {
     "success": DispatchState.SUCCEEDED,
     "retry": DispatchState.PENDING,
     "failed": DispatchState.DEAD,
+    # Dry run turned on after the dispatch was created: it is recorded, never sent.
+    "dry_run": DispatchState.DRY_RUN,
 }
 
 
@@ -29,7 +32,8 @@ def claim_due(
         " WHERE (state = 'pending' AND next_attempt_at <= ?)"
         " OR (state = 'sending' AND lease_until < ?)"
         " ORDER BY next_attempt_at LIMIT ?)"
-        " RETURNING id, route, target, request, attempts, created_at, deadline_at,"
+        " RETURNING id, route, target, target_type, request, attempts, retry_from, created_at,"
+        " deadline_at,"
         " (SELECT fingerprint FROM episodes WHERE episodes.id = episode_id) AS fp",
         (owner, now + lease_seconds, now, now, limit),
     ).fetchall()
@@ -38,8 +42,10 @@ def claim_due(
             id=row["id"],
             route=row["route"],
             target=row["target"],
+            target_type=row["target_type"],
             request=json.loads(row["request"]),
             attempt=row["attempts"],
+            retry_from=row["retry_from"],
             created_at=row["created_at"],
             deadline_at=row["deadline_at"],
             fingerprint=row["fp"],
@@ -111,28 +117,32 @@ def finish_attempt(txn: SQLiteTransaction, record: AttemptRecord, owner: str, ta
         _observe_latency(txn, target, record.finished_at - created["created_at"])
 
 
-def requeue(
-    txn: SQLiteTransaction,
-    dispatch_id: str,
-    request: dict[str, object] | None,
-    error: str | None,
-    now: float,
-    deadline_at: float,
-) -> None:
-    """Send a dead dispatch again from now (or record why it still cannot be)."""
-    if request is None:
+def requeue(txn: SQLiteTransaction, requeue: Requeue) -> bool:
+    """Send a dead dispatch again from now; False if it is not dead (any more) or cannot be."""
+    if requeue.request is None:
         txn.conn.execute(
-            "UPDATE dispatches SET last_error = ?, last_reason = 'invalid_request' WHERE id = ?",
-            (error, dispatch_id),
+            "UPDATE dispatches SET last_error = ?, last_reason = 'invalid_request'"
+            " WHERE id = ? AND state = 'dead'",
+            (requeue.error, requeue.dispatch_id),
         )
-        return
-    txn.conn.execute(
-        "UPDATE dispatches SET state = 'pending', request = ?, next_attempt_at = ?,"
-        " deadline_at = ?, completed_at = NULL, lease_owner = NULL, lease_until = NULL"
-        " WHERE id = ? AND state = 'dead'",
-        (to_json(request), now, deadline_at, dispatch_id),
+        return False
+    cursor = txn.conn.execute(
+        "UPDATE dispatches SET state = 'pending', target = ?, target_type = ?, request = ?,"
+        " next_attempt_at = ?, deadline_at = ?, completed_at = NULL, lease_owner = NULL,"
+        " lease_until = NULL, retry_from = attempts WHERE id = ? AND state = 'dead'",
+        (
+            requeue.target,
+            requeue.target_type,
+            to_json(requeue.request),
+            requeue.now,
+            requeue.deadline_at,
+            requeue.dispatch_id,
+        ),
     )
+    if cursor.rowcount != 1:
+        return False
     txn.count("drift_bridge_dispatch_retries_requested_total", {})
+    return True
 
 
 def _observe_latency(txn: SQLiteTransaction, target: str, seconds: float) -> None:

@@ -26,6 +26,7 @@ class FailureReason(StrEnum):
     CONNECTION = "connection_error"
     COMMAND_FAILED = "command_failed"
     INVALID_REQUEST = "invalid_request"
+    INTERRUPTED = "interrupted"  # the bridge stopped during the attempt
 
 
 class DispatchError(Exception):
@@ -84,4 +85,11 @@ class Target(Protocol):
 
     def send(self, request: Request) -> DispatchResult:
         """Make one attempt at what ``prepare`` described."""
+        ...
+
+    def interrupt(self) -> None:
+        """End attempts still running because the bridge stops; they raise INTERRUPTED.
+
+        HTTP targets have nothing to do: their attempts end within their timeout.
+        """
         ...

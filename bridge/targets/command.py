@@ -32,6 +32,7 @@ import re
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from typing import IO, Any
@@ -75,6 +76,18 @@ class CommandTarget:
         self.working_dir = working_dir
         self.env = dict(env or {})
         self.inherit_env = inherit_env
+        self._running: set[subprocess.Popen[bytes]] = set()
+        # Pids ended by interrupt(): their send() reports an interruption, not a failed job.
+        self._interrupted: set[int] = set()
+        self._lock = threading.Lock()
+
+    def interrupt(self) -> None:
+        """End every program still running (the bridge is stopping); each attempt is retried."""
+        with self._lock:
+            running = list(self._running)
+            self._interrupted.update(process.pid for process in running)
+        for process in running:
+            _kill_group(process)
 
     def prepare(self, job: Job) -> Request:
         """The argv and the variables the bridge sets (inherited ones are added by ``send``)."""
@@ -128,6 +141,8 @@ class CommandTarget:
                 raise _cannot_start(f"program not executable: {argv[0]}") from None
             except OSError as error:
                 raise _cannot_start(f"cannot start {argv[0]}: {error.strerror}") from None
+            with self._lock:
+                self._running.add(process)
             try:
                 status = process.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -139,8 +154,21 @@ class CommandTarget:
                     reason=FailureReason.TIMEOUT,
                     response=_tail(err, TAIL_CHARS),
                 ) from None
+            finally:
+                with self._lock:
+                    self._running.discard(process)
+                    interrupted = process.pid in self._interrupted
+                    self._interrupted.discard(process.pid)
             elapsed = time.monotonic() - started
             stdout, stderr = _tail(out, TAIL_CHARS), _tail(err, TAIL_CHARS)
+        if interrupted:
+            raise DispatchError(
+                f"command {self.name}: interrupted after {elapsed:.1f}s because the bridge is "
+                "stopping; it runs again after the restart",
+                retryable=True,
+                reason=FailureReason.INTERRUPTED,
+                response=stderr,
+            )
         if status != 0:
             raise DispatchError(
                 f"command {self.name}: {_describe(status)} after {elapsed:.1f}s; stderr: "

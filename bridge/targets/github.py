@@ -153,6 +153,9 @@ class GitHubTarget:
             "json": {"event_type": event_type, "client_payload": payload},
         }
 
+    def interrupt(self) -> None:
+        """Nothing to end: an HTTP attempt finishes within its timeout."""
+
     def send(self, request: Request) -> DispatchResult:
         """POST the dispatch; without run details once if the server rejects them."""
         url = stored(request, "url", str)

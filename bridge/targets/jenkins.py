@@ -109,6 +109,9 @@ class JenkinsTarget:
             request["query"] = {"delay": f"{round(self.delay)}sec"}
         return request
 
+    def interrupt(self) -> None:
+        """Nothing to end: an HTTP attempt finishes within its timeout."""
+
     def send(self, request: Request) -> DispatchResult:
         """Queue the build: one POST, after a crumb request when a crumb is needed."""
         url = stored(request, "url", str)

@@ -107,6 +107,9 @@ class WebhookTarget:
             request["auth"] = f"basic, user {self.basic_auth[0]}"
         return request
 
+    def interrupt(self) -> None:
+        """Nothing to end: an HTTP attempt finishes within its timeout."""
+
     def send(self, request: Request) -> DispatchResult:
         """Make the request once."""
         method = stored(request, "method", str)

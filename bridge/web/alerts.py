@@ -34,10 +34,18 @@ def receive() -> ResponseReturnValue:
         )
     raw = request.get_data(cache=False)
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        state.count_rejected("invalid")
+        return error_response(400, f"body is not UTF-8 (as Alertmanager sends it): {err}")
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as err:
         state.count_rejected("invalid")
         return error_response(400, f"body is not valid JSON: {err}")
+    except RecursionError:
+        state.count_rejected("invalid")
+        return error_response(400, "body is not a webhook: JSON nested too deeply")
     try:
         notification = parse_notification(body)
     except PayloadError as err:
@@ -49,7 +57,7 @@ def receive() -> ResponseReturnValue:
             state.store,
             state.config,
             notification,
-            raw.decode(),
+            text,
             request.remote_addr,
             request.headers.get("User-Agent"),
         )

@@ -9,9 +9,9 @@ import pytest
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from bridge.store import SQLiteStore
-from bridge.web.app import create_app
 from tests.bridge.conftest import ConfigWriter, auth_headers
+from tests.bridge.running import Running
+from tests.fakes.webhook import FakeWebhook
 from tests.support.fixtures import body
 
 SECRET = "SUPERSECRET-jenkins-token-42"
@@ -99,21 +99,34 @@ def test_secrets_stay_out_of_the_audit_the_store_and_the_logs(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     (tmp_path / "hook.token").write_text(SECRET)
-    config_data["targets"]["hook"]["bearer_token_file"] = str(tmp_path / "hook.token")
-    config = write_config(config_data)
-    store = SQLiteStore(config.store_path)
-    client = create_app(config, store).test_client()
     caplog.set_level(logging.DEBUG)
-    response = client.post("/alerts", json=body("firing-grouped"), headers=auth_headers())
-    dispatch_id = response.get_json()["alerts"][0]["dispatch_id"]
-    trail = client.get(f"/api/dispatches/{dispatch_id}", headers=auth_headers())
-    assert SECRET not in trail.get_data(as_text=True)
-    assert "s3cret-token" not in trail.get_data(as_text=True)
+    with FakeWebhook() as hook:
+        hook.fail_next(1, 503)  # one failed attempt, one retry: both recorded
+        config_data["targets"]["hook"]["url"] = f"{hook.url}/retrain"
+        config_data["targets"]["hook"]["bearer_token_file"] = str(tmp_path / "hook.token")
+        config = write_config(config_data)
+        with Running(config) as bridge:
+            dispatch_id = bridge.fire("firing-grouped")
+            bridge.wait_state(dispatch_id, "succeeded")
+            trail = bridge.client.get(f"/api/dispatches/{dispatch_id}", headers=auth_headers())
+            listing = bridge.client.get("/api/dispatches", headers=auth_headers())
+            metrics = bridge.client.get("/metrics")
+        # It was sent with the secret...
+        assert hook.received[-1].header("Authorization") == f"Bearer {SECRET}"
+    # ...which appears nowhere else.
+    for text in (
+        trail.get_data(as_text=True),
+        listing.get_data(as_text=True),
+        metrics.get_data(as_text=True),
+        caplog.text,
+    ):
+        assert SECRET not in text
+        assert "s3cret-token" not in text
+    assert [a["outcome"] for a in trail.get_json()["attempts"]] == ["retry", "success"]
     with sqlite3.connect(config.store_path) as conn:
         dump = "\n".join(conn.iterdump())
     assert SECRET not in dump
     assert "s3cret-token" not in dump
-    assert SECRET not in caplog.text
 
 
 def test_readiness_needs_the_store_and_a_running_dispatcher(client: FlaskClient) -> None:

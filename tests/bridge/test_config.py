@@ -91,6 +91,10 @@ def test_defaults_are_sane(write_config: ConfigWriter, config_data: dict[str, An
         ),
         (lambda d: d.pop("targets"), "bridge.yml: targets: is required"),
         (
+            lambda d: d["dispatch"].update(poll_interval="3s", lease="2s"),
+            "bridge.yml: dispatch.lease: must be at least 3 x poll_interval (9s), got 2s",
+        ),
+        (
             lambda d: d.update(listen_address="nowhere"),
             "bridge.yml: listen_address: expected HOST:PORT",
         ),

@@ -8,10 +8,11 @@ import pytest
 
 from bridge.config import BridgeConfig
 from bridge.demo.processes import wait_until
-from tests.bridge.conftest import ConfigWriter
-from tests.bridge.test_dispatcher import Running, _seconds
+from tests.bridge.conftest import ConfigWriter, auth_headers
+from tests.bridge.running import Running, seconds
 from tests.fakes.github import FakeGitHub
 from tests.fakes.jenkins import FakeJenkins
+from tests.fakes.webhook import FakeWebhook
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ def test_retry_after_is_honoured_beyond_the_backoff(
     first, second = trail["attempts"]
     assert first["reason"] == "rate_limited"
     # The configured backoff would retry after 50-100 ms; Jenkins asked for a second.
-    assert _seconds(second["started_at"]) - _seconds(first["finished_at"]) >= 0.95
+    assert seconds(second["started_at"]) - seconds(first["finished_at"]) >= 0.95
 
 
 def test_a_missing_job_fails_at_once_with_jenkins_message(
@@ -126,6 +127,62 @@ def test_github_primary_rate_limit_waits_for_the_reset(
     first, second = trail["attempts"]
     assert first["status"] == 403
     assert first["reason"] == "rate_limited"
-    assert _seconds(second["started_at"]) - _seconds(first["finished_at"]) >= 1.0
+    assert seconds(second["started_at"]) - seconds(first["finished_at"]) >= 1.0
     assert trail["result"]["workflow_run_id"] == run.id
     assert run.inputs["MODEL"] == "fraud-detector"
+
+
+def test_a_retry_goes_to_the_target_the_route_names_now_with_that_targets_credentials(
+    write_config: ConfigWriter, config_data: dict[str, Any], tmp_path: Path
+) -> None:
+    (tmp_path / "a.token").write_text("SECRET-OF-A")
+    (tmp_path / "b.token").write_text("SECRET-OF-B")
+    with FakeWebhook() as old, FakeWebhook() as new:
+        old.fail_next(1, 404)
+        config_data["targets"] = {
+            "a": {
+                "type": "webhook",
+                "url": f"{old.url}/a",
+                "bearer_token_file": str(tmp_path / "a.token"),
+            },
+            "b": {
+                "type": "webhook",
+                "url": f"{new.url}/b",
+                "bearer_token_file": str(tmp_path / "b.token"),
+            },
+        }
+        config_data["routes"][0]["target"] = "a"
+        with Running(write_config(config_data)) as bridge:
+            dispatch_id = bridge.fire()
+            bridge.wait_state(dispatch_id, "dead")
+        # The operator points the route at b, restarts, and retries the dead letter.
+        config_data["routes"][0]["target"] = "b"
+        with Running(write_config(config_data)) as bridge:
+            response = bridge.client.post(
+                f"/api/dispatches/{dispatch_id}/retry", headers=auth_headers()
+            )
+            assert response.status_code == 202
+            trail = bridge.wait_state(dispatch_id, "succeeded")
+        (sent,) = new.received
+    assert sent.header("Authorization") == "Bearer SECRET-OF-B"
+    assert sent.json["dispatch_id"] == dispatch_id
+    assert trail["target"] == "b"
+    assert [r.path for r in old.received] == ["/a"]
+
+
+def test_a_retry_is_refused_while_dry_run_is_on(
+    jenkins_config: BridgeConfig,
+    jenkins: FakeJenkins,
+    write_config: ConfigWriter,
+    config_data: dict[str, Any],
+) -> None:
+    jenkins.jobs.clear()
+    with Running(jenkins_config) as bridge:
+        dispatch_id = bridge.fire()
+        bridge.wait_state(dispatch_id, "dead")
+    config_data["dry_run"] = True
+    with Running(write_config(config_data)) as bridge:
+        refused = bridge.client.post(f"/api/dispatches/{dispatch_id}/retry", headers=auth_headers())
+        assert refused.status_code == 409
+        assert "dry run is on" in refused.get_json()["error"]
+        assert bridge.trail(dispatch_id)["state"] == "dead"

@@ -5,14 +5,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 
-from bridge.config import BridgeConfig
 from bridge.demo.processes import wait_until
-from bridge.dispatcher import Dispatcher
 from bridge.store import SQLiteStore
 from bridge.web.app import create_app
 from tests.bridge.conftest import ConfigWriter, auth_headers
+from tests.bridge.running import Running, seconds
 from tests.support.fixtures import body
 
 
@@ -42,47 +40,6 @@ def command_config(
     return write_config, config_data
 
 
-class Running:
-    """An app with a running dispatcher, over a store; stopped at the end of the test."""
-
-    def __init__(self, config: BridgeConfig) -> None:
-        self.config = config
-        self.store = SQLiteStore(config.store_path)
-        self.dispatcher = Dispatcher(self.store, config)
-        self.client: FlaskClient = create_app(config, self.store, self.dispatcher).test_client()
-
-    def __enter__(self) -> "Running":
-        self.dispatcher.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.dispatcher.stop(timeout=5)
-
-    def fire(self, name: str = "firing-single-bearer") -> str:
-        response = self.client.post("/alerts", json=body(name), headers=auth_headers())
-        assert response.status_code == 200
-        dispatch_id: str = response.get_json()["alerts"][0]["dispatch_id"]
-        return dispatch_id
-
-    def trail(self, dispatch_id: str) -> dict[str, Any]:
-        response = self.client.get(f"/api/dispatches/{dispatch_id}", headers=auth_headers())
-        assert response.status_code == 200
-        trail: dict[str, Any] = response.get_json()
-        return trail
-
-    def wait_state(self, dispatch_id: str, state: str, timeout: float = 10) -> dict[str, Any]:
-        def probe() -> dict[str, Any] | None:
-            trail = self.trail(dispatch_id)
-            return trail if trail["state"] == state else None
-
-        return wait_until(
-            probe,
-            timeout,
-            f"dispatch {dispatch_id} to be {state}",
-            interval=0.05,
-        )
-
-
 def test_transient_failures_are_retried_with_backoff_until_success(
     command_config: tuple[ConfigWriter, dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -100,17 +57,11 @@ def test_transient_failures_are_retried_with_backoff_until_success(
     assert "not yet (0)" in trail["attempts"][0]["message"]
     # Backoff: 100ms initial, doubling, jittered to [50%, 100%].
     first, second, third = trail["attempts"]
-    gap1 = _seconds(second["started_at"]) - _seconds(first["finished_at"])
-    gap2 = _seconds(third["started_at"]) - _seconds(second["finished_at"])
+    gap1 = seconds(second["started_at"]) - seconds(first["finished_at"])
+    gap2 = seconds(third["started_at"]) - seconds(second["finished_at"])
     assert 0.05 <= gap1 < 1.0
     assert 0.1 <= gap2 < 1.5
     assert (tmp_path / "done").read_text() == f"{dispatch_id} fraud-detector\n"
-
-
-def _seconds(iso: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def test_a_permanent_failure_dead_letters_at_once_and_a_manual_retry_sends_it(
@@ -251,3 +202,61 @@ def test_a_job_that_fails_on_its_own_is_dead_lettered_without_re_running_it(
         time.sleep(0.5)
     assert [a["outcome"] for a in dead["attempts"]] == ["failed"]
     assert (tmp_path / "runs.log").read_text() == "run\n"
+
+
+def test_dry_run_turned_on_later_stops_pending_dispatches_from_being_sent(
+    command_config: tuple[ConfigWriter, dict[str, Any]], tmp_path: Path
+) -> None:
+    write_config, data = command_config
+    data["targets"]["job"]["command"] = [str(script(tmp_path, 0))]
+    config = write_config(data)
+    store = SQLiteStore(config.store_path)
+    response = (
+        create_app(config, store)
+        .test_client()
+        .post("/alerts", json=body("firing-single-bearer"), headers=auth_headers())
+    )
+    dispatch_id = response.get_json()["alerts"][0]["dispatch_id"]
+    data["dry_run"] = True
+    with Running(write_config(data)) as bridge:
+        trail = bridge.wait_state(dispatch_id, "dry_run")
+    assert trail["attempts"][0]["outcome"] == "dry_run"
+    assert not (tmp_path / "done").exists()
+
+
+def test_stopping_interrupts_a_running_job_which_runs_again_after_the_restart_never_twice_at_once(
+    command_config: tuple[ConfigWriter, dict[str, Any]], tmp_path: Path
+) -> None:
+    write_config, data = command_config
+    job = tmp_path / "long.sh"
+    job.write_text(
+        "#!/bin/sh\n"
+        f'echo "start $$" >> "{tmp_path}/runs"\n'
+        "sleep 30\n"
+        f'echo "end $$" >> "{tmp_path}/runs"\n'
+    )
+    job.chmod(0o755)
+    data["targets"]["job"] = {"type": "command", "command": [str(job)], "timeout": "1m"}
+    config = write_config(data)
+    bridge = Running(config)
+    with bridge:
+        dispatch_id = bridge.fire()
+        wait_until(lambda: (tmp_path / "runs").exists() or None, 10, "the job to start")
+        started = time.monotonic()
+        bridge.dispatcher.stop(timeout=0.5)
+        assert time.monotonic() - started < 10
+        trail = bridge.trail(dispatch_id)
+    (attempt,) = trail["attempts"]
+    assert attempt["outcome"] == "retry"
+    assert attempt["reason"] == "interrupted"
+    assert trail["state"] == "pending"
+    (first_pid,) = [line.split()[1] for line in (tmp_path / "runs").read_text().splitlines()]
+    assert not Path(f"/proc/{first_pid}").exists()  # killed, not left behind
+    # After the restart the job runs again, alone.
+    job.write_text(f'#!/bin/sh\necho "start $$" >> "{tmp_path}/runs"\n')
+    with Running(config) as again:
+        again.wait_state(dispatch_id, "succeeded")
+    assert [line.split()[0] for line in (tmp_path / "runs").read_text().splitlines()] == [
+        "start",
+        "start",
+    ]

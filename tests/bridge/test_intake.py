@@ -266,6 +266,8 @@ def test_a_rotated_token_file_takes_effect_within_a_second_without_restart(
     [
         (b"{}", "text/plain", 415, "expected Content-Type application/json, got text/plain"),
         (b"{not json", "application/json", 400, "body is not valid JSON"),
+        ('{"version": "4"}'.encode("utf-16"), "application/json", 400, "body is not UTF-8"),
+        (b"[" * 100_000, "application/json", 400, "body is not a webhook: JSON nested too deeply"),
         (b"[]", "application/json", 400, "invalid Alertmanager payload: expected a JSON object"),
         (
             b'{"version": "4", "status": "firing", "receiver": "x", "alerts": [{}]}',
