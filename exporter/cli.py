@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from exporter import __version__
+from exporter.arguments import finite_float, non_negative_float, positive_int
 from exporter.check import (
     DEFAULT_THRESHOLD,
     EmptyDataWarning,
@@ -36,36 +37,6 @@ DEFAULT_DAYS = 40
 DEFAULT_MODELS = ("churn-classifier:drifting:42", "fraud-detector:healthy:7")
 
 
-def _days(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of days, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"days must be 1 or more, got {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return value
-
-
-def _threshold(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
-
-
 def _model(text: str) -> ModelSpec:
     try:
         return ModelSpec.parse(text)
@@ -77,7 +48,7 @@ def _add_series_source(parser: argparse.ArgumentParser, csv: bool) -> None:
     source = parser.add_mutually_exclusive_group() if csv else parser
     source.add_argument(
         "--days",
-        type=_days,
+        type=positive_int,
         default=None,
         help=f"simulate this many days ending today (default {DEFAULT_DAYS}; "
         "with seed 42 day 31 is the first above 0.2)",
@@ -131,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"Default: {' '.join(DEFAULT_MODELS)}",
     )
     simulate.add_argument(
-        "--days", type=_days, default=45, help="length of the story in days (default 45)"
+        "--days", type=positive_int, default=45, help="length of the story in days (default 45)"
     )
     simulate.add_argument(
         "--start-day",
@@ -141,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument(
         "--step-seconds",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=2.0,
         help="seconds per simulated day (default 2); 0 jumps to the last day and holds",
     )
@@ -156,12 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_series_source(check, csv=True)
     check.add_argument(
-        "--threshold", type=_threshold, default=DEFAULT_THRESHOLD, help="default 0.2"
+        "--threshold", type=finite_float, default=DEFAULT_THRESHOLD, help="default 0.2"
     )
 
     plot = commands.add_parser("plot", help="plot the series and the threshold to an image")
     _add_series_source(plot, csv=True)
-    plot.add_argument("--threshold", type=_threshold, default=DEFAULT_THRESHOLD, help="default 0.2")
+    plot.add_argument(
+        "--threshold", type=finite_float, default=DEFAULT_THRESHOLD, help="default 0.2"
+    )
     plot.add_argument(
         "--out", type=Path, default=Path("drift.png"), help="image file (default drift.png)"
     )

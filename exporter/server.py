@@ -1,16 +1,14 @@
 """``drift-exporter simulate``: serve the simulation and advance it on a clock until stopped."""
 
 import logging
-import signal
 import threading
-from types import FrameType
 
 from prometheus_client import CollectorRegistry
 
 from exporter.app import create_app
 from exporter.collector import SimulationCollector
 from exporter.simulator import Simulator
-from exporter.web import serving
+from exporter.web import serving, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +28,7 @@ def run_simulation(
     registry = CollectorRegistry()
     registry.register(SimulationCollector(simulator))
     app = create_app(simulator, registry)
-
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s, shutting down", signal.Signals(signum).name)
-        stop.set()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, request_stop)
-        signal.signal(signal.SIGINT, request_stop)
+    stop_on_signals(stop)
     if step_seconds == 0:
         while simulator.advance():
             pass

@@ -1,14 +1,19 @@
 """HTTP plumbing shared by the exporter and the bridge: listen addresses and a threaded server."""
 
+import logging
+import signal
 import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from socketserver import ThreadingMixIn
+from types import FrameType
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from flask import Flask
+
+log = logging.getLogger(__name__)
 
 
 def parse_listen_address(text: str) -> tuple[str, int]:
@@ -42,6 +47,18 @@ class _IPv6ThreadingServer(_ThreadingServer):
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """One line per scrape is noise: say nothing."""
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """Set ``stop`` on SIGTERM or SIGINT (signal handlers exist only in the main thread)."""
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
 
 
 @contextmanager

@@ -2,11 +2,11 @@
 
 import argparse
 import logging
-import math
 import re
 import sys
 from pathlib import Path
 
+from exporter.arguments import finite_float, positive_int
 from exporter.drift.reference import Reference, fit_reference
 from exporter.drift.settings import (
     AGGREGATIONS,
@@ -48,26 +48,6 @@ def _names(text: str) -> list[str]:
     return names
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
-    return value
-
-
-def _finite(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
-
-
 def _add_scoring_arguments(parser: argparse.ArgumentParser, window_default: str) -> None:
     parser.add_argument(
         "--reference", type=Path, required=True, metavar="FILE", help="reference CSV or Parquet"
@@ -106,19 +86,19 @@ def _add_scoring_arguments(parser: argparse.ArgumentParser, window_default: str)
     )
     parser.add_argument(
         "--feature-threshold",
-        type=_finite,
+        type=finite_float,
         default=DEFAULT_FEATURE_THRESHOLD,
         help=f"a feature counts as drifted above this (default {DEFAULT_FEATURE_THRESHOLD})",
     )
     parser.add_argument(
         "--bins",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_BINS,
         help=f"PSI/JS bins, at reference quantiles (default {DEFAULT_BINS})",
     )
     parser.add_argument(
         "--min-rows",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_MIN_ROWS,
         help=f"no score below this many rows (values, per feature) (default {DEFAULT_MIN_ROWS}); "
         "PSI is biased upward on small windows",
@@ -126,7 +106,7 @@ def _add_scoring_arguments(parser: argparse.ArgumentParser, window_default: str)
     window = parser.add_mutually_exclusive_group()
     window.add_argument(
         "--window-rows",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help=f"score the latest N rows (default {window_default})",
     )
@@ -188,7 +168,7 @@ def add_drift_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPa
     score.add_argument("--format", choices=["table", "json"], default="table")
     score.add_argument(
         "--threshold",
-        type=_finite,
+        type=finite_float,
         default=0.2,
         help="exit 1 when drift_score is above this (default 0.2, the alert's)",
     )

@@ -1,11 +1,9 @@
 """``drift-exporter watch``: read new current data, score the window, keep the last good result."""
 
 import logging
-import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from types import FrameType
 
 from prometheus_client import CollectorRegistry
 
@@ -17,7 +15,7 @@ from exporter.drift.scoring import WindowScore, score_window
 from exporter.drift.settings import DriftSettings
 from exporter.drift.sources import Arrival, Source
 from exporter.drift.window import Window
-from exporter.web import serving
+from exporter.web import serving, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -169,14 +167,7 @@ def run_watch(
     registry = CollectorRegistry()
     registry.register(DriftCollector(monitor))
     app = create_watch_app(monitor, registry)
-
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s, shutting down", signal.Signals(signum).name)
-        stop.set()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, request_stop)
-        signal.signal(signal.SIGINT, request_stop)
+    stop_on_signals(stop)
     with serving(app, host, port) as server:
         log.info(
             "watching %s for model %s; /metrics on http://%s:%d, every %gs",

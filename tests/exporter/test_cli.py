@@ -66,8 +66,8 @@ def test_check_without_data_warns_and_exits_3(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["series", "--days", "-2"], "days must be 1 or more, got -2"),
-        (["series", "--days", "many"], "expected a whole number of days"),
+        (["series", "--days", "-2"], "argument --days: expected 1 or more, got -2"),
+        (["series", "--days", "many"], "argument --days: expected a whole number, got 'many'"),
         (["check", "--threshold", "nan"], "expected a finite number"),
         (["simulate", "--model", "churn:sideways"], "unknown profile 'sideways'"),
         (["simulate", "--step-seconds", "-1"], "expected a finite number >= 0"),
