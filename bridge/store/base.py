@@ -106,10 +106,6 @@ class Store(Protocol):
         """
         ...
 
-    def count(self, name: str, labels: Mapping[str, str], amount: float = 1.0) -> None:
-        """Add to a counter in a transaction of its own."""
-        ...
-
     def find_episode(self, key: EpisodeKey) -> Episode | None:
         """The episode of ``key``, read outside any write transaction (it may be a moment old)."""
         ...

@@ -18,7 +18,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -221,11 +221,6 @@ class SQLiteStore:
                 conn.execute("RELEASE intake")
 
     # --- the outbox --------------------------------------------------------------------
-
-    def count(self, name: str, labels: Mapping[str, str], amount: float = 1.0) -> None:
-        """Add to a counter in a transaction of its own."""
-        with self.transaction() as txn:
-            txn.count(name, labels, amount)
 
     def claim_due(
         self, now: float, owner: str, lease_seconds: float, limit: int
