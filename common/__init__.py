@@ -1,0 +1,1 @@
+"""Small helpers the exporter and the bridge both use; neither component imports the other."""
