@@ -1,7 +1,7 @@
 """Benchmark: how fast a dispatch reaches Jenkins, and a storm of duplicate notifications.
 
 The bridge runs as in production (``drift-bridge serve``, gunicorn, SQLite) with a ``jenkins``
-target pointed at the fake Jenkins of the tests (tests/fakes/jenkins.py), in this process.
+target pointed at the fake Jenkins of the tests (tests/support/fakes/jenkins.py), in this process.
 
 1. Dispatch delay: for N new episodes sent one after another, the time from the webhook's 2xx
    (taken here) to the buildWithParameters request arriving at the fake Jenkins (taken there,
@@ -25,7 +25,7 @@ from typing import Any
 import requests
 from support import TOKEN, body, bridge, free_port, wait_ready, write_bridge_config
 
-from tests.fakes.jenkins import FakeJenkins
+from tests.support.fakes.jenkins import FakeJenkins
 
 
 def notification(fingerprint: str, model: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.bridge.conftest import ConfigWriter, auth_headers
 from tests.bridge.running import Running
-from tests.fakes.webhook import FakeWebhook
+from tests.support.fakes.webhook import FakeWebhook
 from tests.support.fixtures import body
 
 SECRET = "SUPERSECRET-jenkins-token-42"

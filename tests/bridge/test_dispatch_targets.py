@@ -10,9 +10,9 @@ from bridge.config import BridgeConfig
 from bridge.demo.processes import wait_until
 from tests.bridge.conftest import ConfigWriter, auth_headers
 from tests.bridge.running import Running, seconds
-from tests.fakes.github import FakeGitHub
-from tests.fakes.jenkins import FakeJenkins
-from tests.fakes.webhook import FakeWebhook
+from tests.support.fakes.github import FakeGitHub
+from tests.support.fakes.jenkins import FakeJenkins
+from tests.support.fakes.webhook import FakeWebhook
 
 
 @pytest.fixture

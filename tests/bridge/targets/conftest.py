@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from tests.bridge.targets.builders import write_secret
-from tests.fakes.github import FakeGitHub
-from tests.fakes.jenkins import FakeJenkins
-from tests.fakes.webhook import FakeWebhook
+from tests.support.fakes.github import FakeGitHub
+from tests.support.fakes.jenkins import FakeJenkins
+from tests.support.fakes.webhook import FakeWebhook
 
 JENKINS_TOKEN = "11d0c0ffee0123456789abcdef"
 JENKINS_PASSWORD = "correct horse battery staple"

@@ -13,7 +13,7 @@ from bridge.targets import DispatchError, FailureReason
 from bridge.targets.github import GitHubTarget
 from tests.bridge.targets.builders import make_job, stored, target_from
 from tests.bridge.targets.conftest import GITHUB_TOKEN
-from tests.fakes.github import FakeGitHub
+from tests.support.fakes.github import FakeGitHub
 
 DISPATCHES = "/repos/acme/models/actions/workflows/retrain.yml/dispatches"
 

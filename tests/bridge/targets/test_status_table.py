@@ -13,7 +13,7 @@ import pytest
 
 from bridge.targets import DispatchError, FailureReason, Target
 from tests.bridge.targets.builders import make_job, target_from
-from tests.fakes.server import FakeServer
+from tests.support.fakes.server import FakeServer
 
 
 @dataclass(frozen=True)

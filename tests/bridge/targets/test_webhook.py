@@ -10,7 +10,7 @@ import requests
 
 from bridge.targets import DispatchError, FailureReason, Target
 from tests.bridge.targets.builders import make_job, stored, target_from
-from tests.fakes.webhook import FakeWebhook
+from tests.support.fakes.webhook import FakeWebhook
 
 
 def webhook_target(fake: FakeWebhook, **settings: Any) -> Target:

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.fakes.jenkins import FakeJenkins
+from tests.support.fakes.jenkins import FakeJenkins
 
 TOKEN = ("bot", "api-token")
 PASSWORD = ("alice", "password")

@@ -3,12 +3,12 @@
 >>> with FakeWebhook() as hook:
 ...     ...  # POST {hook.url}/anything
 ...     hook.received[-1].json
-...     hook.fail_next(1, 500)   # fault injection as every fake: see tests.fakes.server
+...     hook.fail_next(1, 500)   # fault injection as every fake: see tests.support.fakes.server
 """
 
 from flask import Response, jsonify
 
-from tests.fakes.server import FakeServer
+from tests.support.fakes.server import FakeServer
 
 
 class FakeWebhook(FakeServer):

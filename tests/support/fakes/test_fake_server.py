@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.fakes.webhook import FakeWebhook
+from tests.support.fakes.webhook import FakeWebhook
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ characters) and ``client_payload`` (at most 10 top-level keys). Every response c
 ``x-ratelimit-limit/-remaining/-used/-reset/-resource``; errors are ``{"message",
 "documentation_url", "status"}``. ``GET .../actions/runs/{id}`` and ``GET
 .../actions/workflows/{wf}/runs?event=...&created=>=T`` list runs with ``display_title``.
-Fault injection and ``received``: see :mod:`tests.fakes.server`.
+Fault injection and ``received``: see :mod:`tests.support.fakes.server`.
 """
 
 import json
@@ -36,7 +36,7 @@ from typing import Any
 
 from flask import Response, request
 
-from tests.fakes.server import FakeServer
+from tests.support.fakes.server import FakeServer
 
 RATE_LIMIT = 5000
 MAX_INPUTS = 25

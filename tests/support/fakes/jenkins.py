@@ -17,7 +17,7 @@ Faithful points (see ``../shared/API-NOTES.md``): folders (``/job/a/job/b``); ``
 API token needs the crumb from ``/crumbIssuer/api/json`` *and* that response's session cookie;
 ``csrf=False`` makes ``/crumbIssuer`` answer 404. Errors come as Jetty HTML pages (message in
 ``<title>``) or, for 400/409, as a plain-text stack trace, as Jenkins sends them. Every response
-carries ``X-Jenkins``. Fault injection and ``received``: see :mod:`tests.fakes.server`.
+carries ``X-Jenkins``. Fault injection and ``received``: see :mod:`tests.support.fakes.server`.
 """
 
 import base64
@@ -33,7 +33,7 @@ from urllib.parse import quote, unquote
 
 from flask import Response, jsonify, request
 
-from tests.fakes.server import FakeServer, raw_path
+from tests.support.fakes.server import FakeServer, raw_path
 
 VERSION = "2.578"
 CRUMB_FIELD = "Jenkins-Crumb"

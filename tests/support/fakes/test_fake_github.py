@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.fakes.github import FakeGitHub
+from tests.support.fakes.github import FakeGitHub
 
 AUTH = {"Authorization": "Bearer tok"}
 DISPATCHES = "/repos/acme/models/actions/workflows/retrain.yml/dispatches"
