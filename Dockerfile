@@ -14,6 +14,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY exporter/ exporter/
 COPY bridge/ bridge/
+COPY common/ common/
 RUN /opt/drift-retrain-bridge/bin/pip install --no-cache-dir .
 
 FROM python:3.11-slim

@@ -157,8 +157,8 @@ def test_build_context_holds_what_pip_install_needs_and_nothing_else() -> None:
     patterns = dockerignore_patterns(REPO / ".dockerignore")
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     needed = ["pyproject.toml", pyproject["project"]["readme"], "bridge/demo/retrain_job.py"]
-    needed += [str(p.relative_to(REPO)) for p in (REPO / "exporter").rglob("*.py")]
-    needed += [str(p.relative_to(REPO)) for p in (REPO / "bridge").rglob("*.py")]
+    for package in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]:
+        needed += [str(p.relative_to(REPO)) for p in (REPO / package.rstrip("*")).rglob("*.py")]
     for package, files in pyproject["tool"]["setuptools"]["package-data"].items():
         for pattern in files:
             needed += [str(p.relative_to(REPO)) for p in (REPO / package).glob(pattern)]
