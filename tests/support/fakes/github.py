@@ -9,6 +9,10 @@
 ...     github.primary_rate_limit(reset_in=30)  # next request: 403, remaining 0, reset in 30 s
 ...     github.secondary_rate_limit(status=429, retry_after=7)   # retry_after=None: no header
 ...     github.finish_run(run_id, "success")
+...     github.lifecycle = Lifecycle(start_after=0.1, run_for=0.5, result="success")  # all runs
+...     github.plan("drb-7", Lifecycle(start_after=0, run_for=2, result="failure"))  # one run
+...     github.rate_limit = 100                 # requests per window before 403 remaining 0
+...     github.counted, github.not_modified     # requests counted against it; 304s (free)
 
 Faithful points (see ``../shared/API-NOTES.md``): ``Authorization: Bearer`` checked (401
 "Requires authentication" / "Bad credentials"; a ``read_only_token`` gets 403 "Resource not
@@ -23,8 +27,17 @@ characters) and ``client_payload`` (at most 10 top-level keys). Every response c
 "documentation_url", "status"}``. ``GET .../actions/runs/{id}`` and ``GET
 .../actions/workflows/{wf}/runs?event=...&created=>=T`` list runs with ``display_title``.
 Fault injection and ``received``: see :mod:`tests.support.fakes.server`.
+
+Runs (API-NOTES "Following a retraining to its end"): ``queued`` -> ``in_progress`` (with
+``run_started_at``) -> ``completed`` with a ``conclusion``, as the run's lifecycle says or by hand
+(``start_run``, ``finish_run``, ``rerun`` for a new ``run_attempt``). Run and run-list answers
+carry an ``ETag``; ``If-None-Match`` with it answers ``304`` with no body and is not counted
+against the rate limit. Counted requests beyond ``rate_limit`` in the window get the primary rate
+limit (403, ``x-ratelimit-remaining: 0``) until ``x-ratelimit-reset``. The run list filters on
+``event``, ``status``, ``created`` and pages with ``per_page`` (at most 100) and ``page``.
 """
 
+import hashlib
 import json
 import operator
 import threading
@@ -36,6 +49,7 @@ from typing import Any
 
 from flask import Response, request
 
+from tests.support.fakes.lifecycle import Lifecycle, Plans
 from tests.support.fakes.server import FakeServer
 
 RATE_LIMIT = 5000
@@ -79,9 +93,15 @@ class Run:
     inputs: dict[str, str]
     display_title: str
     created_at: datetime
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
     event: str = "workflow_dispatch"
     status: str = "queued"
     conclusion: str | None = None
+    run_attempt: int = 1
+    # When the current attempt was queued, started and last changed.
+    queued_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    updated_at: float = field(default_factory=time.time)
 
 
 class FakeGitHub(FakeServer):
@@ -103,7 +123,14 @@ class FakeGitHub(FakeServer):
         self.repository_dispatches: list[tuple[str, dict[str, Any]]] = []
         self._used = 0
         self._reset = int(time.time()) + 3600
-        self._state = threading.Lock()
+        self._state = threading.RLock()
+        self.plans = Plans()
+        # Requests allowed per window (GitHub: 5,000 an hour for a token).
+        self.rate_limit = RATE_LIMIT
+        self.rate_window = 3600.0
+        # Requests counted against the limit, and conditional requests answered 304 (free).
+        self.counted = 0
+        self.not_modified = 0
         self._next_id = 1000
         prefix = self.prefix
         repo = prefix + "/repos/<owner>/<repo>"
@@ -122,6 +149,7 @@ class FakeGitHub(FakeServer):
         )
         self.app.register_error_handler(404, lambda _: self.error_response(404, "Not Found"))
         self.app.register_error_handler(405, lambda _: self.error_response(404, "Not Found"))
+        self.app.before_request(self._rate_limited)
         self.app.after_request(self._rate_limit_headers)
 
     # -- setup -------------------------------------------------------------------------------
@@ -182,10 +210,64 @@ class FakeGitHub(FakeServer):
             headers["retry-after"] = str(retry_after)
         self.fail_next(count, status, headers, _error_body(status, message, "rate-limits"))
 
+    @property
+    def lifecycle(self) -> Lifecycle:
+        """How every run without a plan of its own proceeds."""
+        return self.plans.default
+
+    @lifecycle.setter
+    def lifecycle(self, lifecycle: Lifecycle) -> None:
+        self.plans.default = lifecycle
+
+    def plan(self, value: str, lifecycle: Lifecycle) -> None:
+        """Runs dispatched with an input whose value is ``value`` follow ``lifecycle``."""
+        self.plans.plan(value, lifecycle)
+
+    def run(self, run_id: int) -> Run:
+        """The run ``run_id``, brought up to date."""
+        with self._state:
+            self._advance()
+            return next(run for run in self.runs if run.id == run_id)
+
+    def start_run(self, run_id: int) -> None:
+        """A queued run starts (in_progress)."""
+        with self._state:
+            run = next(run for run in self.runs if run.id == run_id)
+            now = time.time()
+            run.status, run.started_at, run.updated_at = "in_progress", now, now
+
     def finish_run(self, run_id: int, conclusion: str = "success") -> None:
         """Complete a run with ``conclusion``."""
-        run = next(run for run in self.runs if run.id == run_id)
-        run.status, run.conclusion = "completed", conclusion
+        with self._state:
+            run = next(run for run in self.runs if run.id == run_id)
+            now = time.time()
+            run.status, run.conclusion, run.updated_at = "completed", conclusion, now
+            run.started_at = run.started_at or now
+
+    def rerun(self, run_id: int) -> None:
+        """Re-run a completed run: the next ``run_attempt``, queued again."""
+        with self._state:
+            run = next(run for run in self.runs if run.id == run_id)
+            now = time.time()
+            run.run_attempt += 1
+            run.status, run.conclusion, run.started_at = "queued", None, None
+            run.queued_at = run.updated_at = now
+
+    def _advance(self) -> None:
+        """Bring every run to where its lifecycle says it is now."""
+        now = time.time()
+        for run in self.runs:
+            plan = run.lifecycle
+            if run.status == "queued" and plan.starts(run.queued_at, now):
+                if plan.cancel:
+                    run.status, run.conclusion, run.updated_at = "completed", "cancelled", now
+                    continue
+                run.started_at = run.queued_at + (plan.start_after or 0.0)
+                run.status, run.updated_at = "in_progress", run.started_at
+            started = run.started_at
+            if run.status == "in_progress" and started and plan.finishes(started, now):
+                run.status, run.conclusion = "completed", plan.result or "success"
+                run.updated_at = started + (plan.run_for or 0.0)
 
     # -- responses ---------------------------------------------------------------------------
 
@@ -196,13 +278,33 @@ class FakeGitHub(FakeServer):
     def _json(self, body: Any, status: int = 200) -> Response:
         return Response(json.dumps(body), status=status, mimetype="application/json")
 
+    def _rate_limited(self) -> Response | None:
+        """The primary limit once this window's requests are used up (checked before handling)."""
+        with self._state:
+            if time.time() >= self._reset:
+                self._used, self._reset = 0, int(time.time() + self.rate_window)
+            if self._used < self.rate_limit:
+                return None
+        response = Response(
+            _error_body(403, "API rate limit exceeded for user ID 1.", "rate-limits"),
+            status=403,
+            mimetype="application/json",
+        )
+        response.headers["x-ratelimit-remaining"] = "0"
+        return response
+
     def _rate_limit_headers(self, response: Response) -> Response:
         with self._state:
-            self._used += 1
+            if response.status_code == 304:
+                self.not_modified += 1
+            elif response.headers.get("x-ratelimit-remaining") != "0":
+                self._used += 1
+                self.counted += 1
             used = self._used
+            limit = self.rate_limit
         defaults = {
-            "x-ratelimit-limit": str(RATE_LIMIT),
-            "x-ratelimit-remaining": str(max(0, RATE_LIMIT - used)),
+            "x-ratelimit-limit": str(limit),
+            "x-ratelimit-remaining": str(max(0, limit - used)),
             "x-ratelimit-used": str(used),
             "x-ratelimit-reset": str(self._reset),
             "x-ratelimit-resource": "core",
@@ -276,8 +378,18 @@ class FakeGitHub(FakeServer):
             self._next_id += 1
             run_id = self._next_id
         title = found.run_name.format_map(_Inputs(inputs)) if found.run_name else found.name
-        run = Run(run_id, repository, found, ref, dict(inputs), title, datetime.now(UTC))
-        self.runs.append(run)
+        run = Run(
+            run_id,
+            repository,
+            found,
+            ref,
+            dict(inputs),
+            title,
+            datetime.now(UTC),
+            self.plans.for_values(tuple(str(v) for v in inputs.values())),
+        )
+        with self._state:
+            self.runs.append(run)
         if body.get("return_run_details") is True:
             return self._json(
                 {
@@ -335,10 +447,14 @@ class FakeGitHub(FakeServer):
         denied = self._authorize(repository, write=False)
         if denied is not None:
             return denied
-        run = next((r for r in self.runs if r.id == run_id and r.repository is repository), None)
-        if run is None:
-            return self.error_response(404, "Not Found")
-        return self._json(self._run_json(run))
+        with self._state:
+            self._advance()
+            run = next(
+                (r for r in self.runs if r.id == run_id and r.repository is repository), None
+            )
+            if run is None:
+                return self.error_response(404, "Not Found")
+            return self._conditional(self._run_json(run))
 
     def _workflow_runs(self, owner: str, repo: str, workflow: str) -> Response:
         repository = self.repositories.get((owner, repo))
@@ -351,17 +467,38 @@ class FakeGitHub(FakeServer):
             return self.error_response(404, "Not Found")
         event = request.args.get("event")
         created = request.args.get("created")
-        runs = [
-            run
-            for run in self.runs
-            if run.workflow is found
-            and (event is None or run.event == event)
-            and (created is None or _created_matches(run.created_at, created))
-        ]
-        runs.sort(key=lambda run: run.created_at, reverse=True)
-        return self._json(
-            {"total_count": len(runs), "workflow_runs": [self._run_json(r) for r in runs]}
-        )
+        status = request.args.get("status")
+        try:
+            per_page = min(100, max(1, int(request.args.get("per_page", 30))))
+            page = max(1, int(request.args.get("page", 1)))
+        except ValueError:
+            return self._invalid("per_page and page must be integers")
+        with self._state:
+            self._advance()
+            runs = [
+                run
+                for run in self.runs
+                if run.workflow is found
+                and (event is None or run.event == event)
+                and (status is None or status in (run.status, run.conclusion))
+                and (created is None or _created_matches(run.created_at, created))
+            ]
+            runs.sort(key=lambda run: (run.created_at, run.id), reverse=True)
+            shown = runs[(page - 1) * per_page : page * per_page]
+            return self._conditional(
+                {"total_count": len(runs), "workflow_runs": [self._run_json(r) for r in shown]}
+            )
+
+    def _conditional(self, body: Any) -> Response:
+        """200 with an ETag, or 304 without a body when the client already has this version."""
+        text = json.dumps(body)
+        etag = f'W/"{hashlib.sha256(text.encode()).hexdigest()[:40]}"'
+        if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+            response = Response(status=304)
+        else:
+            response = Response(text, status=200, mimetype="application/json")
+        response.headers["ETag"] = etag
+        return response
 
     def _run_api_url(self, run: Run) -> str:
         repository = run.repository
@@ -370,6 +507,7 @@ class FakeGitHub(FakeServer):
     def _run_json(self, run: Run) -> dict[str, Any]:
         repository = run.repository
         created = run.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        started = _iso(run.started_at) if run.started_at is not None else created
         return {
             "id": run.id,
             "name": run.workflow.name,
@@ -380,8 +518,10 @@ class FakeGitHub(FakeServer):
             "workflow_id": run.workflow.id,
             "head_branch": run.ref,
             "path": run.workflow.path,
+            "run_attempt": run.run_attempt,
             "created_at": created,
-            "updated_at": created,
+            "run_started_at": started,
+            "updated_at": _iso(run.updated_at),
             "url": self._run_api_url(run),
             "html_url": f"{self.root}/{repository.owner}/{repository.name}/actions/runs/{run.id}",
         }
@@ -403,6 +543,10 @@ _JSON = {"Content-Type": "application/json; charset=utf-8"}
 def _error_body(status: int, message: str, docs: str = "") -> str:
     url = f"https://docs.github.com/rest/using-the-rest-api/{docs}" if docs else DOCS
     return json.dumps({"message": message, "documentation_url": url, "status": str(status)})
+
+
+def _iso(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def _created_matches(created: datetime, query: str) -> bool:

@@ -8,6 +8,9 @@
 ...     jenkins.queue                  # queue items, each with .parameters
 ...     jenkins.start_builds()         # waiting items leave the queue as running builds
 ...     jenkins.finish_build(job, 1, "SUCCESS")
+...     jenkins.lifecycle = Lifecycle(start_after=0.1, run_for=0.5, result="FAILURE")  # all
+...     jenkins.plan("drb-7", Lifecycle(start_after=0, cancel=True))  # the item with that value
+...     jenkins.left_item_ttl = 1.0    # left items answer 404 this long after leaving (300 s)
 
 Faithful points (see ``../shared/API-NOTES.md``): folders (``/job/a/job/b``); ``201`` +
 ``Location: <base>/queue/item/N/``; an identical set of parameter values already waiting gives
@@ -18,6 +21,14 @@ API token needs the crumb from ``/crumbIssuer/api/json`` *and* that response's s
 ``csrf=False`` makes ``/crumbIssuer`` answer 404. Errors come as Jetty HTML pages (message in
 ``<title>``) or, for 400/409, as a plain-text stack trace, as Jenkins sends them. Every response
 carries ``X-Jenkins``. Fault injection and ``received``: see :mod:`tests.support.fakes.server`.
+
+The lifecycle (API-NOTES "Following a retraining to its end"): a queue item waits (its quiet
+period, then until its lifecycle starts it), leaves the queue as a build (``executable``) or
+cancelled (``cancelled: true``, no executable), and answers 404 ``left_item_ttl`` seconds after it
+left; a build runs (``building``, ``result: null``) until its lifecycle gives it a result, with
+its real ``duration`` in ms. ``GET /queue/api/json`` lists waiting items with their parameters;
+``GET /job/NAME/api/json`` lists ``builds`` (newest first, the last 100) as ``{_class, number,
+url}``, or with ``result``/``building``/``actions`` when ``tree=`` asks for them.
 """
 
 import base64
@@ -33,6 +44,7 @@ from urllib.parse import quote, unquote
 
 from flask import Response, jsonify, request
 
+from tests.support.fakes.lifecycle import Lifecycle, Plans
 from tests.support.fakes.server import FakeServer, raw_path
 
 VERSION = "2.578"
@@ -47,7 +59,9 @@ class Build:
     queue_id: int
     parameters: dict[str, str]
     timestamp: int
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
     result: str | None = None
+    duration_ms: int = 0
 
     @property
     def building(self) -> bool:
@@ -81,8 +95,10 @@ class QueueItem:
     parameters: dict[str, str]
     in_queue_since: int
     quiet_period: float
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
     build: Build | None = None
     cancelled: bool = False
+    left_at: float | None = None
 
     @property
     def waiting(self) -> bool:
@@ -109,7 +125,10 @@ class FakeJenkins(FakeServer):
         self._salt = secrets.token_hex(8)
         self._cookie = f"JSESSIONID.{secrets.token_hex(4)}"
         self._next_queue_id = 1
-        self._state = threading.Lock()
+        self._state = threading.RLock()
+        self.plans = Plans()
+        # Seconds a queue item that left the queue is still answered (Jenkins: about 5 minutes).
+        self.left_item_ttl = 300.0
         self.app.add_url_rule(
             "/<path:anything>", "all", self._dispatch, methods=["GET", "POST", "PUT", "PATCH"]
         )
@@ -135,23 +154,83 @@ class FakeJenkins(FakeServer):
         self.jobs[full_name] = job
         return job
 
+    @property
+    def lifecycle(self) -> Lifecycle:
+        """How every queue item without a plan of its own proceeds."""
+        return self.plans.default
+
+    @lifecycle.setter
+    def lifecycle(self, lifecycle: Lifecycle) -> None:
+        self.plans.default = lifecycle
+
+    def plan(self, value: str, lifecycle: Lifecycle) -> None:
+        """Queue items with a parameter whose value is ``value`` follow ``lifecycle``."""
+        self.plans.plan(value, lifecycle)
+
     def start_builds(self) -> list[Build]:
         """Every waiting queue item leaves the queue as a running build."""
-        started = []
         with self._state:
-            for item in self.queue:
-                if item.waiting:
-                    job = item.job
-                    build = Build(job.next_build_number, item.id, item.parameters, _now_ms())
-                    job.builds[build.number] = build
-                    job.next_build_number += 1
-                    item.build = build
-                    started.append(build)
-        return started
+            return [self._start(item, time.time()) for item in self.queue if item.waiting]
 
-    def finish_build(self, job: Job, number: int, result: str = "SUCCESS") -> None:
-        """Give a running build its result."""
-        job.builds[number].result = result
+    def finish_build(
+        self, job: Job, number: int, result: str = "SUCCESS", duration_ms: int | None = None
+    ) -> None:
+        """Give a running build its result (and its duration: by default, since it started)."""
+        with self._state:
+            build = job.builds[number]
+            build.result = result
+            build.duration_ms = _now_ms() - build.timestamp if duration_ms is None else duration_ms
+
+    def cancel(self, item_id: int) -> None:
+        """Cancel a waiting queue item (someone pressed the red cross)."""
+        with self._state:
+            item = next(i for i in self.queue if i.id == item_id)
+            if item.waiting:
+                item.cancelled, item.left_at = True, time.time()
+
+    def expire_left_items(self) -> None:
+        """Forget every item that left the queue now, as Jenkins does after five minutes."""
+        with self._state:
+            self.queue = [item for item in self.queue if item.waiting]
+
+    def builds_of(self, full_name: str) -> list[Build]:
+        """Every build of a job, oldest first."""
+        with self._state:
+            self._advance()
+            return sorted(self.jobs[full_name].builds.values(), key=lambda b: b.number)
+
+    def _start(self, item: QueueItem, now: float) -> Build:
+        job = item.job
+        build = Build(
+            job.next_build_number, item.id, item.parameters, int(now * 1000), item.lifecycle
+        )
+        job.builds[build.number] = build
+        job.next_build_number += 1
+        item.build, item.left_at = build, now
+        return build
+
+    def _advance(self) -> None:
+        """Bring every item and build to where its lifecycle says it is now."""
+        now = time.time()
+        for item in self.queue:
+            plan = item.lifecycle
+            ready_at = item.in_queue_since / 1000 + item.quiet_period
+            if item.waiting and now >= ready_at and plan.starts(ready_at, now):
+                if plan.cancel:
+                    item.cancelled, item.left_at = True, now
+                else:
+                    self._start(item, now)
+        for job in self.jobs.values():
+            for build in job.builds.values():
+                plan = build.lifecycle
+                if build.result is None and plan.finishes(build.timestamp / 1000, now):
+                    build.result = plan.result or "SUCCESS"
+                    build.duration_ms = int((plan.run_for or 0) * 1000)
+        self.queue = [
+            item
+            for item in self.queue
+            if item.left_at is None or now < item.left_at + self.left_item_ttl
+        ]
 
     # -- responses ---------------------------------------------------------------------------
 
@@ -186,6 +265,8 @@ class FakeJenkins(FakeServer):
         caller = self._authenticate()
         if isinstance(caller, Response):
             return caller
+        with self._state:
+            self._advance()
         if parts == ["crumbIssuer", "api", "json"] and request.method == "GET":
             return self._crumb(caller)
         needs_crumb = request.method == "POST" and self.csrf and not caller.by_api_token
@@ -193,6 +274,8 @@ class FakeJenkins(FakeServer):
             return self.error_response(403, "No valid crumb was included in the request")
         if len(parts) == 5 and parts[:2] == ["queue", "item"] and parts[3:] == ["api", "json"]:
             return self._queue_item(caller, parts[2])
+        if parts == ["queue", "api", "json"] and request.method == "GET":
+            return self._queue_listing(caller)
         if parts[:1] == ["job"]:
             return self._job_route(caller, parts)
         return self.error_response(404, "Not Found")
@@ -260,12 +343,14 @@ class FakeJenkins(FakeServer):
         if caller.user is None:
             return self.error_response(403, "anonymous is missing the Overall/Read permission")
         if request.method == "GET" and rest == ["api", "json"]:
-            return jsonify(self._job_json(job))
+            with self._state:
+                return jsonify(self._job_json(job))
         if request.method == "GET" and len(rest) == 3 and rest[1:] == ["api", "json"]:
             build = job.builds.get(int(rest[0])) if rest[0].isdigit() else None
             if build is None:
                 return self.error_response(404, "Not Found")
-            return jsonify(self._build_json(job, build))
+            with self._state:
+                return jsonify(self._build_json(job, build))
         return self.error_response(404, "Not Found")
 
     def _build(self, caller: _Caller, job: Job, parameterized: bool) -> Response:
@@ -292,7 +377,14 @@ class FakeJenkins(FakeServer):
                     response = Response("", status=303)
                     response.headers["Location"] = self._queue_url(item)
                     return response
-            item = QueueItem(self._next_queue_id, job, parameters, _now_ms(), quiet_period)
+            item = QueueItem(
+                self._next_queue_id,
+                job,
+                parameters,
+                _now_ms(),
+                quiet_period,
+                self.plans.for_values(tuple(parameters.values())),
+            )
             self._next_queue_id += 1
             self.queue.append(item)
         response = Response("", status=201)
@@ -305,12 +397,23 @@ class FakeJenkins(FakeServer):
     def _job_url(self, job: Job) -> str:
         return f"{self.url}/{job.path}/"
 
+    def _queue_listing(self, caller: _Caller) -> Response:
+        if caller.user is None:
+            return self.error_response(403, "anonymous is missing the Overall/Read permission")
+        with self._state:
+            items = [self._item_json(item) for item in self.queue if item.waiting]
+        return jsonify({"_class": "hudson.model.Queue", "discoverableItems": [], "items": items})
+
     def _queue_item(self, caller: _Caller, item_id: str) -> Response:
         if caller.user is None:
             return self.error_response(403, "anonymous is missing the Overall/Read permission")
-        item = next((i for i in self.queue if str(i.id) == item_id), None)
-        if item is None:
-            return self.error_response(404, "Not Found")
+        with self._state:
+            item = next((i for i in self.queue if str(i.id) == item_id), None)
+            if item is None:
+                return self.error_response(404, "Not Found")
+            return jsonify(self._item_json(item))
+
+    def _item_json(self, item: QueueItem) -> dict[str, Any]:
         task = {
             "_class": "hudson.model.FreeStyleProject",
             "name": item.job.full_name.rsplit("/", 1)[-1],
@@ -344,7 +447,7 @@ class FakeJenkins(FakeServer):
                     "url": f"{self._job_url(item.job)}{build.number}/",
                 }
             )
-        return jsonify(body)
+        return body
 
     def _job_json(self, job: Job) -> dict[str, Any]:
         definitions = [
@@ -361,10 +464,23 @@ class FakeJenkins(FakeServer):
                 }
             ]
         )
+        tree = request.args.get("tree", "")
+        detailed = "builds[" in tree and "actions" in tree
+        builds = sorted(job.builds.values(), key=lambda b: -b.number)[:100]
         return {
             "_class": "hudson.model.FreeStyleProject",
             "name": job.full_name.rsplit("/", 1)[-1],
             "fullName": job.full_name,
+            "builds": [
+                self._build_json(job, build)
+                if detailed
+                else {
+                    "_class": "hudson.model.FreeStyleBuild",
+                    "number": build.number,
+                    "url": f"{self._job_url(job)}{build.number}/",
+                }
+                for build in builds
+            ],
             "url": self._job_url(job),
             "buildable": not job.disabled,
             "inQueue": any(i.waiting and i.job is job for i in self.queue),
@@ -378,7 +494,8 @@ class FakeJenkins(FakeServer):
             "actions": [_parameters_action(build.parameters)],
             "building": build.building,
             "inProgress": build.building,
-            "duration": 0 if build.building else 1000,
+            "duration": 0 if build.building else build.duration_ms,
+            "estimatedDuration": 1000,
             "fullDisplayName": f"{job.full_name.replace('/', ' » ')} #{build.number}",
             "id": str(build.number),
             "number": build.number,

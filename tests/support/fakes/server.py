@@ -8,6 +8,10 @@
 ...     jenkins.accept_connections()         # ... until this (same port, same state)
 ...     jenkins.received                     # every request so far, faulted ones included
 ...     jenkins.wait_for(3, timeout=5)       # block until 3 requests arrived (async senders)
+...     hold = jenkins.hold("POST", "/buildWithParameters", stage="answer")
+...     hold.wait_arrived(10)                # the request was handled, its answer is held ...
+...     hold.release()                       # ... until now (stage="request": before handling;
+...                                          # release(handle=False) then drops it unhandled)
 
 The werkzeug server is used rather than ``exporter.web.serving`` because wsgiref decodes the path
 and keeps no raw copy, and the fakes must see exactly how a client encoded it.
@@ -48,6 +52,39 @@ class Received:
         return None
 
 
+class Hold:
+    """A request held at the fake, to kill its sender at an exact point of an exchange."""
+
+    def __init__(self, method: str, path_contains: str, stage: str) -> None:
+        if stage not in ("request", "answer"):
+            raise ValueError(f"stage must be 'request' or 'answer', not {stage!r}")
+        self.method = method
+        self.path_contains = path_contains
+        self.stage = stage
+        self.arrived = threading.Event()
+        self._released = threading.Event()
+        self.handle = True
+
+    def matches(self, method: str, path: str) -> bool:
+        """True for the request this hold waits for."""
+        return method == self.method and self.path_contains in path
+
+    def wait_arrived(self, timeout: float = 10.0) -> None:
+        """Block until the request is held; TimeoutError if it never came."""
+        if not self.arrived.wait(timeout):
+            raise TimeoutError(f"no {self.method} *{self.path_contains}* within {timeout:g}s")
+
+    def release(self, handle: bool = True) -> None:
+        """Let the request go on; ``handle=False`` (stage request) answers 503 without effect."""
+        self.handle = handle
+        self._released.set()
+
+    def wait_released(self, timeout: float = 60.0) -> None:
+        """Called by the fake's request thread: wait for release (or give up after timeout)."""
+        self.arrived.set()
+        self._released.wait(timeout)
+
+
 @dataclass(frozen=True)
 class Fault:
     """An injected answer."""
@@ -79,10 +116,12 @@ class FakeServer:
         self._lock = threading.Condition()
         self._received: list[Received] = []
         self._faults: deque[Fault] = deque()
+        self._holds: list[Hold] = []
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._port = 0
         self.app.before_request(self._before)
+        self.app.after_request(self._hold_answer)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -175,6 +214,27 @@ class FakeServer:
         with self._lock:
             self._faults.extend([Fault(status, dict(headers or {}), body)] * count)
 
+    def hold(self, method: str, path_contains: str, stage: str = "answer") -> Hold:
+        """Hold the next matching request before handling it (``request``) or its answer."""
+        hold = Hold(method, path_contains, stage)
+        with self._lock:
+            self._holds.append(hold)
+        return hold
+
+    def _take_hold(self, stage: str) -> Hold | None:
+        with self._lock:
+            for hold in self._holds:
+                if hold.stage == stage and hold.matches(request.method, raw_path()):
+                    self._holds.remove(hold)
+                    return hold
+        return None
+
+    def _hold_answer(self, response: Response) -> Response:
+        hold = self._take_hold("answer")
+        if hold is not None:
+            hold.wait_released()
+        return response
+
     def error_response(self, status: int, message: str) -> Response:
         """An error the way this service writes one (subclasses override)."""
         return Response(message, status=status, mimetype="text/plain")
@@ -196,6 +256,11 @@ class FakeServer:
             fault = self._faults.popleft() if self._faults else None
         if self.delay:
             time.sleep(self.delay)
+        hold = self._take_hold("request")
+        if hold is not None:
+            hold.wait_released()
+            if not hold.handle:
+                return self.error_response(503, "dropped before it was handled")
         if fault is None:
             return None
         if fault.body is not None:

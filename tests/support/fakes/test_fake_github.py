@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from tests.support.fakes.github import FakeGitHub
+from tests.support.fakes.lifecycle import Lifecycle
 
 AUTH = {"Authorization": "Bearer tok"}
 DISPATCHES = "/repos/acme/models/actions/workflows/retrain.yml/dispatches"
@@ -205,3 +206,118 @@ def test_rate_limit_faults_look_like_githubs(github: FakeGitHub) -> None:
     assert secondary.headers["retry-after"] == "5"
     assert "secondary rate limit" in secondary.json()["message"]
     assert normal.status_code == 204
+
+
+def run_url(github: FakeGitHub, run_id: int) -> str:
+    """The API URL of a run."""
+    return f"{github.url}/repos/acme/models/actions/runs/{run_id}"
+
+
+def dispatched_run(github: FakeGitHub, dispatch_id: str) -> int:
+    """Dispatch retrain.yml with ``dispatch_id``; the run id."""
+    body = {
+        "ref": "main",
+        "inputs": {"model": "a", "dispatch_id": dispatch_id},
+        "return_run_details": True,
+    }
+    return int(dispatch(github, body).json()["workflow_run_id"])
+
+
+def wait_for_status(github: FakeGitHub, run_id: int, status: str) -> dict[str, Any]:
+    """Poll the run until it has ``status``; its last answer."""
+    deadline = time.monotonic() + 10
+    while True:
+        run = requests.get(run_url(github, run_id), headers=AUTH, timeout=5).json()
+        if run["status"] == status:
+            return dict(run)
+        assert time.monotonic() < deadline, f"run still {run['status']}"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("conclusion", ["success", "failure", "cancelled", "timed_out"])
+def test_a_lifecycle_takes_a_run_from_queued_through_in_progress_to_its_conclusion(
+    github: FakeGitHub, conclusion: str
+) -> None:
+    github.lifecycle = Lifecycle(start_after=0.2, run_for=0.3, result=conclusion)
+    run_id = dispatched_run(github, "drb-1")
+
+    queued = requests.get(run_url(github, run_id), headers=AUTH, timeout=5).json()
+    running = wait_for_status(github, run_id, "in_progress")
+    done = wait_for_status(github, run_id, "completed")
+
+    assert (queued["status"], queued["conclusion"]) == ("queued", None)
+    assert running["conclusion"] is None
+    assert done["conclusion"] == conclusion
+    assert done["run_attempt"] == 1
+    assert done["display_title"] == "retrain a (drb-1)"
+    assert {"run_started_at", "created_at", "updated_at", "html_url"} <= set(done)
+
+
+def test_each_run_follows_the_plan_of_its_dispatch_id(github: FakeGitHub) -> None:
+    github.plan("drb-slow", Lifecycle())  # never moves on by itself
+    github.lifecycle = Lifecycle(start_after=0, run_for=0, result="success")
+    fast, slow = dispatched_run(github, "drb-fast"), dispatched_run(github, "drb-slow")
+
+    assert github.run(fast).conclusion == "success"
+    assert github.run(slow).status == "queued"
+
+
+def test_rerun_starts_the_next_attempt(github: FakeGitHub) -> None:
+    run_id = dispatched_run(github, "drb-1")
+    github.finish_run(run_id, "failure")
+    github.rerun(run_id)
+
+    again = requests.get(run_url(github, run_id), headers=AUTH, timeout=5).json()
+
+    assert (again["status"], again["conclusion"], again["run_attempt"]) == ("queued", None, 2)
+
+
+def test_an_unchanged_run_answers_304_to_its_etag_and_is_not_counted(github: FakeGitHub) -> None:
+    run_id = dispatched_run(github, "drb-1")
+    first = requests.get(run_url(github, run_id), headers=AUTH, timeout=5)
+    counted = github.counted
+    conditional = {**AUTH, "If-None-Match": first.headers["ETag"]}
+
+    same = requests.get(run_url(github, run_id), headers=conditional, timeout=5)
+    github.finish_run(run_id, "success")
+    changed = requests.get(run_url(github, run_id), headers=conditional, timeout=5)
+
+    assert (same.status_code, same.content) == (304, b"")
+    assert same.headers["ETag"] == first.headers["ETag"]
+    assert same.headers["x-ratelimit-remaining"] == first.headers["x-ratelimit-remaining"]
+    assert changed.status_code == 200
+    assert changed.json()["conclusion"] == "success"
+    assert (github.counted, github.not_modified) == (counted + 1, 1)
+
+
+def test_requests_beyond_the_rate_limit_get_403_until_the_reset(github: FakeGitHub) -> None:
+    github.rate_limit = 2
+    run_id = dispatched_run(github, "drb-1")
+
+    last = requests.get(run_url(github, run_id), headers=AUTH, timeout=5)
+    over = requests.get(run_url(github, run_id), headers=AUTH, timeout=5)
+
+    assert last.status_code == 200
+    assert last.headers["x-ratelimit-remaining"] == "0"
+    assert over.status_code == 403
+    assert over.headers["x-ratelimit-remaining"] == "0"
+    assert "rate limit" in over.json()["message"]
+
+
+def test_an_unknown_run_is_404(github: FakeGitHub) -> None:
+    assert requests.get(run_url(github, 1), headers=AUTH, timeout=5).status_code == 404
+
+
+def test_the_run_list_filters_by_status_and_pages(github: FakeGitHub) -> None:
+    ids = [dispatched_run(github, f"drb-{n}") for n in range(3)]
+    github.finish_run(ids[0], "success")
+    url = f"{github.url}/repos/acme/models/actions/workflows/retrain.yml/runs"
+
+    def listed(**params: str) -> list[int]:
+        answer = requests.get(url, params=params, headers=AUTH, timeout=5).json()
+        return [run["id"] for run in answer["workflow_runs"]]
+
+    assert listed(status="completed") == [ids[0]]
+    assert listed(status="queued") == [ids[2], ids[1]]
+    assert listed(per_page="2") == [ids[2], ids[1]]
+    assert listed(per_page="2", page="2") == [ids[0]]

@@ -1,11 +1,13 @@
 """The fake Jenkins behaves as API-NOTES describes Jenkins, so tests built on it mean something."""
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 import requests
 
 from tests.support.fakes.jenkins import FakeJenkins
+from tests.support.fakes.lifecycle import Lifecycle
 
 TOKEN = ("bot", "api-token")
 PASSWORD = ("alice", "password")
@@ -184,3 +186,131 @@ def test_bare_number_delay_is_milliseconds(jenkins: FakeJenkins) -> None:
     requests.post(build_url(jenkins), params={"delay": "10sec", "ID": "2"}, auth=TOKEN, timeout=5)
 
     assert [item.quiet_period for item in jenkins.queue] == [0.01, 10.0]
+
+
+def get(jenkins: FakeJenkins, path: str, **params: str) -> requests.Response:
+    """GET a path of the fake as the API-token user."""
+    return requests.get(f"{jenkins.url}/{path}", params=params, auth=TOKEN, timeout=5)
+
+
+def queue_build(jenkins: FakeJenkins, dispatch_id: str) -> str:
+    """Queue ml/retrain with ID=dispatch_id and no quiet period; the queue item's URL."""
+    answer = requests.post(
+        build_url(jenkins),
+        data={"ID": dispatch_id},
+        params={"delay": "0sec"},
+        auth=TOKEN,
+        timeout=5,
+    )
+    return str(answer.headers["Location"])
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll ``condition`` until it holds (a loaded machine may be slow)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("result", ["SUCCESS", "UNSTABLE", "FAILURE", "ABORTED", "NOT_BUILT"])
+def test_a_lifecycle_takes_an_item_through_a_build_to_its_result(
+    jenkins: FakeJenkins, result: str
+) -> None:
+    jenkins.lifecycle = Lifecycle(start_after=0.2, run_for=0.3, result=result)
+    location = queue_build(jenkins, "drb-1")
+
+    waiting = requests.get(f"{location}api/json", auth=TOKEN, timeout=5).json()
+    wait_until(
+        lambda: (
+            requests.get(f"{location}api/json", auth=TOKEN, timeout=5).json().get("executable")
+            is not None
+        )
+    )
+    left = requests.get(f"{location}api/json", auth=TOKEN, timeout=5).json()
+    build_api = f"{left['executable']['url']}api/json"
+    running = requests.get(build_api, auth=TOKEN, timeout=5).json()
+    wait_until(lambda: requests.get(build_api, auth=TOKEN, timeout=5).json()["result"] is not None)
+    done = requests.get(build_api, auth=TOKEN, timeout=5).json()
+
+    assert waiting["_class"] == "hudson.model.Queue$WaitingItem"
+    assert left["_class"] == "hudson.model.Queue$LeftItem"
+    assert (running["building"], running["result"]) == (True, None)
+    assert (done["building"], done["result"], done["duration"]) == (False, result, 300)
+
+
+def test_each_item_follows_the_plan_of_its_dispatch_id(jenkins: FakeJenkins) -> None:
+    jenkins.lifecycle = Lifecycle(start_after=0, run_for=0, result="SUCCESS")
+    jenkins.plan("drb-bad", Lifecycle(start_after=0, run_for=0, result="FAILURE"))
+    queue_build(jenkins, "drb-good")
+    queue_build(jenkins, "drb-bad")
+
+    builds = jenkins.builds_of("ml/retrain")
+
+    assert {b.parameters["ID"]: b.result for b in builds} == {
+        "drb-good": "SUCCESS",
+        "drb-bad": "FAILURE",
+    }
+
+
+def test_a_cancelled_item_leaves_without_an_executable(jenkins: FakeJenkins) -> None:
+    location = queue_build(jenkins, "drb-1")
+    jenkins.cancel(jenkins.queue[0].id)
+
+    item = requests.get(f"{location}api/json", auth=TOKEN, timeout=5).json()
+
+    assert item["_class"] == "hudson.model.Queue$LeftItem"
+    assert (item["cancelled"], item["executable"]) == (True, None)
+
+
+def test_an_item_that_left_the_queue_vanishes_after_the_ttl(jenkins: FakeJenkins) -> None:
+    jenkins.left_item_ttl = 0.2
+    location = queue_build(jenkins, "drb-1")
+    jenkins.start_builds()
+
+    first = requests.get(f"{location}api/json", auth=TOKEN, timeout=5)
+    wait_until(
+        lambda: requests.get(f"{location}api/json", auth=TOKEN, timeout=5).status_code == 404
+    )
+
+    assert first.status_code == 200
+    assert jenkins.builds_of("ml/retrain")[0].parameters["ID"] == "drb-1"
+
+
+def test_the_queue_lists_waiting_items_with_their_parameters(jenkins: FakeJenkins) -> None:
+    queue_build(jenkins, "drb-1")
+    queue_build(jenkins, "drb-2")
+    jenkins.start_builds()
+    queue_build(jenkins, "drb-3")
+
+    items = get(jenkins, "queue/api/json").json()["items"]
+
+    [item] = items
+    [action] = [a for a in item["actions"] if a["_class"] == "hudson.model.ParametersAction"]
+    assert {p["name"]: p["value"] for p in action["parameters"]}["ID"] == "drb-3"
+
+
+def test_the_job_lists_its_builds_newest_first_with_parameters_when_asked(
+    jenkins: FakeJenkins,
+) -> None:
+    queue_build(jenkins, "drb-1")
+    queue_build(jenkins, "drb-2")
+    jenkins.start_builds()
+    jenkins.finish_build(jenkins.jobs["ml/retrain"], 1, "SUCCESS")
+
+    plain = get(jenkins, "job/ml/job/retrain/api/json").json()["builds"]
+    tree = "builds[number,url,result,actions[parameters[name,value]]]{0,50}"
+    detailed = get(jenkins, "job/ml/job/retrain/api/json", tree=tree).json()["builds"]
+
+    assert [set(b) for b in plain] == [{"_class", "number", "url"}] * 2
+    assert [(b["number"], b["result"]) for b in detailed] == [(2, None), (1, "SUCCESS")]
+    parameters = [
+        {
+            p["name"]: p["value"]
+            for a in b["actions"]
+            if a.get("parameters")
+            for p in a["parameters"]
+        }
+        for b in detailed
+    ]
+    assert [p["ID"] for p in parameters] == ["drb-2", "drb-1"]

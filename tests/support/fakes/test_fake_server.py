@@ -82,3 +82,35 @@ def test_wait_for_says_how_many_arrived_when_it_times_out(fake: FakeWebhook) -> 
 
     with pytest.raises(TimeoutError, match=r"1 of 2 requests arrived within 0\.1s"):
         fake.wait_for(2, timeout=0.1)
+
+
+def test_a_held_answer_is_sent_only_once_released(fake: FakeWebhook) -> None:
+    hold = fake.hold("POST", "/hook", stage="answer")
+    answers: list[int] = []
+    sender = threading.Thread(
+        target=lambda: answers.append(requests.post(f"{fake.url}/hook", timeout=10).status_code)
+    )
+    sender.start()
+
+    hold.wait_arrived(5)
+    held = list(answers)
+    hold.release()
+    sender.join(10)
+
+    assert held == []
+    assert answers == [200]
+
+
+def test_a_request_held_before_handling_can_be_dropped(fake: FakeWebhook) -> None:
+    hold = fake.hold("POST", "/hook", stage="request")
+    answers: list[int] = []
+    sender = threading.Thread(
+        target=lambda: answers.append(requests.post(f"{fake.url}/hook", timeout=10).status_code)
+    )
+    sender.start()
+
+    hold.wait_arrived(5)
+    hold.release(handle=False)
+    sender.join(10)
+
+    assert answers == [503]
