@@ -56,6 +56,27 @@ class DispatchConfig:
 
 
 @dataclass(frozen=True)
+class FollowConfig:
+    """The run follower in each server process: how often it looks at each run."""
+
+    poll_interval: float = 30.0
+    concurrency: int = 4
+    # A look leased by a process that died is taken over after this long.
+    lease: float = 120.0
+    # GitHub requests per token kept for dispatches: following stops until the reset below it.
+    rate_reserve: int = 200
+    # Backoff after failed looks (the same policy type as dispatches; no deadline: the route's
+    # result_timeout ends a run that can never be looked at).
+    retry: RetryPolicy = field(
+        default_factory=lambda: RetryPolicy(initial_delay=30.0, max_delay=900.0)
+    )
+
+
+# A followed run that has no result after this long (a route's result_timeout) is timed_out.
+DEFAULT_RESULT_TIMEOUT = 24 * 3600.0
+
+
+@dataclass(frozen=True)
 class Route:
     """Which alerts a route takes, where it dispatches them, and with which parameters."""
 
@@ -68,6 +89,11 @@ class Route:
     on_resolve: str = "record"
     dry_run: bool = False
     continue_matching: bool = False
+    # None: DEFAULT_RESULT_TIMEOUT for runs the target follows; a run only the job itself can
+    # report (webhook, repository_dispatch) is awaited only when this is set.
+    result_timeout: float | None = None
+    # An alert resolved within this long after a successful run was fixed by it.
+    verify_within: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +108,7 @@ class BridgeConfig:
     targets: dict[str, Target]
     routes: tuple[Route, ...]
     dry_run: bool = False
+    follow: FollowConfig = field(default_factory=FollowConfig)
     # The annotation (or, failing that, label) whose value templates see as ``value``.
     value_from: str = "drift_score"
 
@@ -152,6 +179,7 @@ def parse_config(data: Any, path: Path) -> BridgeConfig:
         targets=targets,
         routes=routes,
         dry_run=root.boolean("dry_run", False),
+        follow=_follow(root.child("follow")),
         value_from=root.string("value_from", "drift_score"),
     )
     root.reject_unknown()
@@ -225,6 +253,19 @@ def _dispatch(reader: Reader) -> DispatchConfig:
     return config
 
 
+def _follow(reader: Reader) -> FollowConfig:
+    defaults = FollowConfig()
+    config = FollowConfig(
+        poll_interval=reader.duration("poll_interval", defaults.poll_interval, minimum=0.01),
+        concurrency=reader.integer("concurrency", defaults.concurrency, minimum=1),
+        lease=reader.duration("lease", defaults.lease, minimum=1.0),
+        rate_reserve=reader.integer("rate_reserve", defaults.rate_reserve, minimum=0),
+        retry=defaults.retry,
+    )
+    reader.reject_unknown()
+    return config
+
+
 def _route(reader: Reader, targets: set[str]) -> Route:
     # ``targets``: every declared name, usable or not; a target with problems of its own is
     # reported there, not again as unknown here.
@@ -256,6 +297,8 @@ def _route(reader: Reader, targets: set[str]) -> Route:
         on_resolve=reader.string("on_resolve", defaults.on_resolve, choices=ON_RESOLVE),
         dry_run=reader.boolean("dry_run", False),
         continue_matching=reader.boolean("continue", False),
+        result_timeout=reader.duration("result_timeout", None, minimum=1.0),
+        verify_within=reader.duration("verify_within", defaults.verify_within, minimum=0.0),
     )
     reader.reject_unknown()
     return route

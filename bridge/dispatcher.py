@@ -21,10 +21,12 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from bridge.config import BridgeConfig
+from bridge.config import DEFAULT_RESULT_TIMEOUT, BridgeConfig, Route
 from bridge.store import Store, StoreError
 from bridge.store.records import AttemptRecord, ClaimedDispatch
+from bridge.store.run_records import NewRun
 from bridge.targets import DispatchError
+from bridge.targets.base import Locator
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +174,7 @@ class Dispatcher:
             response: str | None = None,
             details: dict[str, object] | None = None,
             next_attempt_at: float | None = None,
+            run: NewRun | None = None,
         ) -> AttemptRecord:
             return AttemptRecord(
                 dispatch.id,
@@ -185,6 +188,7 @@ class Dispatcher:
                 response,
                 details,
                 next_attempt_at,
+                run,
             )
 
         if target is None:
@@ -216,7 +220,26 @@ class Dispatcher:
             return self._retry_or_give_up(
                 dispatch, record, f"internal error: {err!r}", "internal_error", None, None, None
             )
-        return record("success", result.summary, None, result.status, None, dict(result.details))
+        return record(
+            "success",
+            result.summary,
+            None,
+            result.status,
+            None,
+            dict(result.details),
+            run=self._new_run(route, result.run),
+        )
+
+    def _new_run(self, route: Route | None, locator: Locator | None) -> NewRun | None:
+        """The run to follow after a successful attempt, or to await a report of, or None."""
+        timeout = None if route is None else route.result_timeout
+        if locator is None and timeout is None:
+            return None  # the target cannot look and the route does not expect a report
+        return NewRun(
+            locator=locator,
+            timeout_at=self._clock() + (timeout or DEFAULT_RESULT_TIMEOUT),
+            verify_within=3600.0 if route is None else route.verify_within,
+        )
 
     def _retry_or_give_up(
         self,

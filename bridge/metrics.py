@@ -19,8 +19,17 @@ from prometheus_client.registry import Collector
 
 from bridge import __version__
 from bridge.config import BridgeConfig
-from bridge.store import Store, StoreError
+from bridge.store.base import Store, StoreError
 from bridge.store.records import LATENCY_BUCKETS, LATENCY_METRIC, Decision
+from bridge.store.run_records import DURATION_BUCKETS, EpisodeOutcome
+
+# The closed loop's metrics (issue 11): dashboards and alert rules rely on these names.
+RETRAININGS_TOTAL = "drift_bridge_retrainings_total"
+RETRAININGS_RUNNING = "drift_bridge_retrainings_running"
+RETRAINING_DURATION = "drift_bridge_retraining_duration_seconds"
+EPISODES_TOTAL = "drift_bridge_episodes_total"
+# The ``result`` label of RETRAININGS_TOTAL (RetrainingResult's values).
+RETRAINING_RESULTS = ("succeeded", "failed", "cancelled", "timed_out")
 
 # name -> (help, label names, label values pre-initialised at 0 so series exist from the start)
 COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -48,6 +57,16 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "drift_bridge_dispatch_retries_requested_total": (
         "Dead-lettered dispatches put back in the outbox by hand.",
         (),
+    ),
+    RETRAININGS_TOTAL: (
+        "Retraining runs followed to their end, by route, target and result (succeeded, "
+        "failed, cancelled, timed_out).",
+        ("route", "target", "result"),
+    ),
+    EPISODES_TOTAL: (
+        "Drift episodes judged once their retraining finished, by route and outcome "
+        "(resolved_after_retraining, drift_persisted, retraining_failed).",
+        ("route", "outcome"),
     ),
 }
 _OUTCOMES = ("accepted", "invalid", "unauthorized", "too_large")
@@ -80,6 +99,7 @@ class BridgeCollector(Collector):
         yield up
         yield from self._counters(values)
         yield from self._latency(values)
+        yield from self._runs(values)
         yield GaugeMetricFamily(
             "drift_bridge_outbox_pending",
             "Dispatches waiting to be sent (or being sent).",
@@ -115,6 +135,15 @@ class BridgeCollector(Collector):
             values["drift_bridge_dispatch_attempts_total"].setdefault(
                 (("outcome", "success"), ("reason", "none"), ("target", target)), 0.0
             )
+        for route in self._config.routes:
+            for result in RETRAINING_RESULTS:
+                values[RETRAININGS_TOTAL].setdefault(
+                    (("result", result), ("route", route.name), ("target", route.target)), 0.0
+                )
+            for outcome in EpisodeOutcome:
+                values[EPISODES_TOTAL].setdefault(
+                    (("outcome", outcome.value), ("route", route.name)), 0.0
+                )
         values["drift_bridge_truncated_alerts_total"].setdefault((), 0.0)
         values["drift_bridge_dispatch_retries_requested_total"].setdefault((), 0.0)
         return values
@@ -149,5 +178,43 @@ class BridgeCollector(Collector):
                 [(repr(bound), counts.get(repr(bound), 0.0)) for bound in LATENCY_BUCKETS]
                 + [("+Inf", counts.get("+Inf", 0.0))],
                 sums.get((("target", target),), 0.0),
+            )
+        yield family
+
+    def _route_targets(self) -> list[tuple[str, str]]:
+        return sorted({(route.name, route.target) for route in self._config.routes})
+
+    def _runs(
+        self, values: dict[str, dict[tuple[tuple[str, str], ...], float]]
+    ) -> Iterator[Metric]:
+        running = GaugeMetricFamily(
+            RETRAININGS_RUNNING,
+            "Retraining runs started and not finished yet (queued or running), by route and "
+            "target.",
+            labels=["route", "target"],
+        )
+        counts = {(route, target): n for route, target, n in self._store.running_runs()}
+        for key in sorted(set(self._route_targets()) | set(counts)):
+            running.add_metric(list(key), counts.get(key, 0))
+        yield running
+        family = HistogramMetricFamily(
+            RETRAINING_DURATION,
+            "Seconds a retraining run took, as the CI system reports it, by route and target.",
+            labels=["route", "target"],
+        )
+        buckets = values.get(f"{RETRAINING_DURATION}_bucket", {})
+        sums = values.get(f"{RETRAINING_DURATION}_sum", {})
+        seen = {(dict(k)["route"], dict(k)["target"]) for k in sums}
+        for route, target in sorted(set(self._route_targets()) | seen):
+            counts_by_le = {
+                dict(k)["le"]: v
+                for k, v in buckets.items()
+                if dict(k)["route"] == route and dict(k)["target"] == target
+            }
+            family.add_metric(
+                [route, target],
+                [(repr(b), counts_by_le.get(repr(b), 0.0)) for b in DURATION_BUCKETS]
+                + [("+Inf", counts_by_le.get("+Inf", 0.0))],
+                sums.get((("route", route), ("target", target)), 0.0),
             )
         yield family

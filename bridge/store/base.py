@@ -19,6 +19,7 @@ from bridge.store.records import (
     NewEpisode,
     Requeue,
 )
+from bridge.store.run_records import FollowedRun, ReportedResult, RunUpdate
 
 T = TypeVar("T")
 
@@ -144,6 +145,36 @@ class Store(Protocol):
 
     def counters(self) -> Iterator[tuple[str, dict[str, str], float]]:
         """Every counter: (name, labels, value)."""
+        ...
+
+    def claim_runs(
+        self, now: float, owner: str, lease_seconds: float, limit: int
+    ) -> list[FollowedRun]:
+        """Lease up to ``limit`` retraining runs due for a look."""
+        ...
+
+    def update_run(self, update: RunUpdate, owner: str) -> bool:
+        """Record one look at a run; False if the lease was lost (nothing recorded)."""
+        ...
+
+    def time_out_runs(self, now: float) -> list[str]:
+        """Runs past their result timeout become timed_out; their dispatch ids."""
+        ...
+
+    def settle_episodes(self, now: float) -> int:
+        """Judge episodes whose retraining succeeded (resolved in time, or drift persisted)."""
+        ...
+
+    def report_result(self, report: ReportedResult) -> dict[str, Any] | None:
+        """Record a result reported by the job (idempotent); None for an unknown dispatch."""
+        ...
+
+    def running_runs(self) -> list[tuple[str, str, int]]:
+        """(route, target, runs not finished), for the running gauge."""
+        ...
+
+    def get_run(self, dispatch_id: str) -> dict[str, Any] | None:
+        """The run of a dispatch, for the audit API."""
         ...
 
     def outbox(self, now: float) -> OutboxStats:

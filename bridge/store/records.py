@@ -4,6 +4,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from bridge.store.run_records import NewRun
+
 # Dispatch latency buckets (seconds): most dispatches take milliseconds, retried ones hours.
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0)
 LATENCY_METRIC = "drift_bridge_dispatch_latency_seconds"
@@ -133,3 +135,5 @@ class AttemptRecord:
     response: str | None
     details: dict[str, Any] | None
     next_attempt_at: float | None  # for outcome retry
+    # For outcome success: the run it started, to follow to its result.
+    run: NewRun | None = None

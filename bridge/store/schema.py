@@ -96,6 +96,41 @@ CREATE TABLE IF NOT EXISTS attempts (
 );
 CREATE INDEX IF NOT EXISTS attempts_dispatch ON attempts (dispatch_id);
 
+-- One retraining run per dispatch, followed to its result (issue 11; a new table, so stores
+-- created before it gain it on start-up).
+CREATE TABLE IF NOT EXISTS runs (
+    dispatch_id TEXT PRIMARY KEY REFERENCES dispatches (id),
+    route TEXT NOT NULL,
+    target TEXT NOT NULL,
+    state TEXT NOT NULL,
+    result TEXT,
+    detail TEXT,
+    locator TEXT,
+    external_id TEXT,
+    url TEXT,
+    run_attempt INTEGER,
+    etag TEXT,
+    adopted INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    duration REAL,
+    timeout_at REAL NOT NULL,
+    verify_within REAL NOT NULL,
+    next_poll_at REAL,
+    polls INTEGER NOT NULL DEFAULT 0,
+    errors INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    lease_owner TEXT,
+    lease_until REAL,
+    model_version TEXT,
+    reported_url TEXT,
+    reported_at REAL,
+    episode_outcome TEXT,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_due ON runs (state, next_poll_at);
+
 CREATE TABLE IF NOT EXISTS counters (
     name TEXT NOT NULL,
     labels TEXT NOT NULL,

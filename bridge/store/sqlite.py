@@ -23,9 +23,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bridge.store import sqlite_audit, sqlite_outbox
+from bridge.store import sqlite_audit, sqlite_outbox, sqlite_runs
 from bridge.store.base import OutboxStats, StoreError
 from bridge.store.records import AttemptRecord, ClaimedDispatch, Episode, EpisodeKey, Requeue
+from bridge.store.run_records import FollowedRun, ReportedResult, RunUpdate
 from bridge.store.schema import SCHEMA, SCHEMA_VERSION
 from bridge.store.sqlite_transaction import SQLiteTransaction, write_counts
 
@@ -243,6 +244,43 @@ class SQLiteStore:
         """Send a dead dispatch again from now; False if it is not dead or cannot be built."""
         with self.transaction() as txn:
             return sqlite_outbox.requeue(txn, requeue)
+
+    # --- retraining runs ------------------------------------------------------------------
+
+    def claim_runs(
+        self, now: float, owner: str, lease_seconds: float, limit: int
+    ) -> list[FollowedRun]:
+        """Lease up to ``limit`` retraining runs due for a look."""
+        with self.transaction() as txn:
+            return sqlite_runs.claim_runs(txn.conn, now, owner, lease_seconds, limit)
+
+    def update_run(self, update: RunUpdate, owner: str) -> bool:
+        """Record one look at a run; False if the lease was lost (nothing recorded)."""
+        with self.transaction() as txn:
+            return sqlite_runs.update_run(txn, update, owner)
+
+    def time_out_runs(self, now: float) -> list[str]:
+        """Runs past their result timeout become timed_out; their dispatch ids."""
+        with self.transaction() as txn:
+            return sqlite_runs.time_out_runs(txn, now)
+
+    def settle_episodes(self, now: float) -> int:
+        """Judge episodes whose retraining succeeded (resolved in time, or drift persisted)."""
+        with self.transaction() as txn:
+            return sqlite_runs.settle_episodes(txn, now)
+
+    def report_result(self, report: ReportedResult) -> dict[str, Any] | None:
+        """Record a result reported by the job (idempotent); None for an unknown dispatch."""
+        with self.transaction() as txn:
+            return sqlite_runs.report_result(txn, report)
+
+    def running_runs(self) -> list[tuple[str, str, int]]:
+        """(route, target, runs not finished), for the running gauge."""
+        return self._read(sqlite_runs.running)
+
+    def get_run(self, dispatch_id: str) -> dict[str, Any] | None:
+        """The run of a dispatch, for the audit API."""
+        return self._read(sqlite_runs.run_of, dispatch_id)
 
     # --- reads -------------------------------------------------------------------------
 

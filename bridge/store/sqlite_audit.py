@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from bridge.store.base import OutboxStats
+from bridge.store.sqlite_runs import run_of
 from bridge.store.sqlite_transaction import from_json
 
 
@@ -108,6 +109,7 @@ def get_dispatch(conn: sqlite3.Connection, dispatch_id: str) -> dict[str, Any] |
         },
         "decisions": [dict(d) for d in decisions],
         "attempts": [{**dict(a), "details": from_json(a["details"])} for a in attempts],
+        "run": run_of(conn, dispatch_id),
     }
 
 

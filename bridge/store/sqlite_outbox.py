@@ -11,6 +11,7 @@ from bridge.store.records import (
     DispatchState,
     Requeue,
 )
+from bridge.store.sqlite_runs import add_run
 from bridge.store.sqlite_transaction import SQLiteTransaction, to_json
 
 _NEXT_STATE = {
@@ -115,6 +116,8 @@ def finish_attempt(txn: SQLiteTransaction, record: AttemptRecord, owner: str, ta
         txn.count("drift_bridge_dispatches_total", {"target": target, "outcome": state})
     if state == DispatchState.SUCCEEDED:
         _observe_latency(txn, target, record.finished_at - created["created_at"])
+        if record.run is not None:
+            add_run(txn, record.dispatch_id, record.run, record.finished_at)
 
 
 def requeue(txn: SQLiteTransaction, requeue: Requeue) -> bool:

@@ -8,7 +8,7 @@ The dispatcher (``bridge.dispatcher``) owns backoff, deadlines and dead letters.
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 # A JSON-able description of exactly what ``send`` will do, without any secret: recorded in the
 # audit trail, shown by dry runs and by ``drift-bridge replay``.
@@ -64,6 +64,11 @@ class Job:
     variables: Mapping[str, Any]
 
 
+# JSON-able: how a target finds a run again (a queue item URL, a build URL, a run id), stored
+# with the run and handed back to the target at each poll.
+Locator = dict[str, Any]
+
+
 @dataclass(frozen=True)
 class DispatchResult:
     """A successful attempt: a one-line summary and what the target told us (queue item, run)."""
@@ -71,6 +76,53 @@ class DispatchResult:
     summary: str
     details: Mapping[str, Any] = field(default_factory=dict)
     status: int | None = None
+    # Where the run this attempt started can be followed; None: the target cannot follow it.
+    run: Locator | None = None
+
+
+class RunState(StrEnum):
+    """Where a retraining run is, as the bridge last saw it."""
+
+    QUEUED = "queued"  # accepted, not started (a Jenkins queue item, a queued workflow run)
+    RUNNING = "running"
+    COMPLETED = "completed"  # has a result
+
+
+class RetrainingResult(StrEnum):
+    """How a run ended; the ``result`` label of ``drift_bridge_retrainings_total``."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+
+@dataclass(frozen=True)
+class RateBudget:
+    """What the service said is left of its rate limit, and when it resets (Unix seconds)."""
+
+    remaining: int
+    reset_at: float
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """What one look at a run showed. ``detail`` is the service's own word (``SUCCESS``)."""
+
+    state: RunState
+    locator: Locator
+    result: RetrainingResult | None = None
+    detail: str | None = None
+    url: str | None = None
+    external_id: str | None = None
+    run_attempt: int | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    duration: float | None = None
+    # For a conditional request next time; ``not_modified``: nothing changed since that ETag.
+    etag: str | None = None
+    not_modified: bool = False
+    budget: RateBudget | None = None
 
 
 class Target(Protocol):
@@ -92,4 +144,22 @@ class Target(Protocol):
 
         HTTP targets have nothing to do: their attempts end within their timeout.
         """
+        ...
+
+
+@runtime_checkable
+class FollowsRuns(Protocol):
+    """A target that can follow the runs it started to their result, and find them again.
+
+    Like ``send``, each method makes one look (one or a few requests) and never sleeps or loops:
+    the follower (``bridge.follower``) owns the cadence, the backoff and the rate budget. Errors
+    are :class:`DispatchError` with the same status rule as dispatches.
+    """
+
+    def follow(self, locator: Locator, etag: str | None) -> RunStatus:
+        """Look at the run ``locator`` points to once (conditionally, with ``etag``)."""
+        ...
+
+    def find_run(self, request: Request, since: float) -> Locator | None:
+        """The run a lost attempt of ``request`` (first made at ``since``) started, if any."""
         ...

@@ -40,13 +40,21 @@ import requests
 
 from bridge.config_reader import Reader
 from bridge.credentials import Secret, read_secret
-from bridge.targets.base import DispatchError, DispatchResult, FailureReason, Job, Request
+from bridge.targets import github_runs
+from bridge.targets.base import (
+    DispatchError,
+    DispatchResult,
+    FailureReason,
+    Job,
+    Locator,
+    Request,
+    RunStatus,
+)
+from bridge.targets.github_limits import check_rate_limit
 from bridge.targets.http import (
     check_response,
     compact_json,
-    response_excerpt,
     response_message,
-    retry_after_seconds,
 )
 from bridge.targets.support import (
     HttpSettings,
@@ -66,8 +74,6 @@ log = logging.getLogger(__name__)
 MAX_INPUTS = 25
 MAX_INPUTS_JSON = 65_535
 MAX_EVENT_TYPE = 100
-# GitHub asks for "at least one minute" after a secondary rate limit without retry-after.
-SECONDARY_LIMIT_WAIT = 60.0
 HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 MODES = ("workflow_dispatch", "repository_dispatch")
 
@@ -156,6 +162,29 @@ class GitHubTarget:
     def interrupt(self) -> None:
         """Nothing to end: an HTTP attempt finishes within its timeout."""
 
+    def headers(self, base: Mapping[str, Any] = HEADERS) -> dict[str, str]:
+        """``base`` with the token; AUTH_ERROR when it cannot be read."""
+        headers = {str(k): str(v) for k, v in base.items()}
+        try:
+            headers["Authorization"] = f"Bearer {self.token.get()}"
+        except ValueError as err:
+            raise DispatchError(
+                f"GitHub {self.name}: {err}", retryable=False, reason=FailureReason.AUTH_ERROR
+            ) from None
+        return headers
+
+    def repo_url(self) -> str:
+        """The repository's API URL."""
+        return self._repo_url()
+
+    def follow(self, locator: Locator, etag: str | None) -> RunStatus:
+        """Look at the workflow run once (a conditional GET), or look for it by dispatch id."""
+        return github_runs.follow(self, locator, etag)
+
+    def find_run(self, request: Request, since: float) -> Locator | None:
+        """The run of the workflow whose display_title carries the request's dispatch id."""
+        return github_runs.find_run(self, request, since)
+
     def send(self, request: Request) -> DispatchResult:
         """POST the dispatch; without run details once if the server rejects them."""
         url = stored(request, "url", str)
@@ -164,13 +193,7 @@ class GitHubTarget:
         if asks_details and self.run_details_supported is False:
             body.pop("return_run_details")
             asks_details = False
-        headers = {str(k): str(v) for k, v in (request.get("headers") or HEADERS).items()}
-        try:
-            headers["Authorization"] = f"Bearer {self.token.get()}"
-        except ValueError as err:
-            raise DispatchError(
-                f"GitHub {self.name}: {err}", retryable=False, reason=FailureReason.AUTH_ERROR
-            ) from None
+        headers = self.headers(request.get("headers") or HEADERS)
         what = f"GitHub {self.name} {self.mode}"
         with self.http.session() as session:
             response = self.http.request(session, "POST", url, what, json=body, headers=headers)
@@ -188,7 +211,7 @@ class GitHubTarget:
                 response = self.http.request(session, "POST", url, what, json=body, headers=headers)
                 if 200 <= response.status_code < 300:
                     self.run_details_supported = False
-        _check_rate_limit(response, what)
+        check_rate_limit(response, what)
         check_response(response, what)
         return self._result(response, body)
 
@@ -215,7 +238,13 @@ class GitHubTarget:
         summary = where
         if "html_url" in details:
             summary += f" (run {details['html_url']})"
-        return DispatchResult(summary, details, status=response.status_code)
+        run: Locator | None = None
+        if isinstance(details.get("workflow_run_id"), int):
+            run = {"run_id": details["workflow_run_id"]}
+        elif isinstance(body.get("inputs"), Mapping):
+            # 204 without run details: found later by its dispatch id in the run-name.
+            run = {"dispatch_id": body["inputs"].get(self.dispatch_id_input), "since": time.time()}
+        return DispatchResult(summary, details, status=response.status_code, run=run)
 
 
 def _check_inputs(inputs: Mapping[str, Any]) -> None:
@@ -234,37 +263,6 @@ def _check_inputs(inputs: Mapping[str, Any]) -> None:
             f"GitHub allows at most {MAX_INPUTS_JSON:,} characters of workflow_dispatch inputs "
             f"(as compact JSON); this dispatch has {size:,}"
         )
-
-
-def _check_rate_limit(response: requests.Response, what: str) -> None:
-    """Raise a retryable RATE_LIMITED error if a 403/429 is one of GitHub's rate limits."""
-    if response.status_code not in (403, 429):
-        return
-    headers = response.headers
-    message = response_message(response)
-    retry_after: float | None = None
-    if (
-        headers.get("x-ratelimit-remaining") == "0"
-        and headers.get("x-ratelimit-reset", "").isdigit()
-    ):
-        retry_after = max(0.0, float(headers["x-ratelimit-reset"]) - time.time())
-        kind = "primary rate limit"
-    elif (seconds := retry_after_seconds(headers)) is not None:
-        retry_after = seconds
-        kind = "secondary rate limit"
-    elif response.status_code == 429 or "rate limit" in message.lower():
-        retry_after = SECONDARY_LIMIT_WAIT
-        kind = "secondary rate limit"
-    else:
-        return  # a 403 for lack of permission
-    raise DispatchError(
-        f"{what}: HTTP {response.status_code}: {kind}, retry in {retry_after:.0f}s: {message}",
-        retryable=True,
-        reason=FailureReason.RATE_LIMITED,
-        status=response.status_code,
-        retry_after=retry_after,
-        response=response_excerpt(response),
-    )
 
 
 def from_config(name: str, reader: Reader) -> GitHubTarget | None:

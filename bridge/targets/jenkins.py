@@ -34,7 +34,16 @@ import requests
 
 from bridge.config_reader import Reader
 from bridge.credentials import Secret, read_secret
-from bridge.targets.base import DispatchError, DispatchResult, FailureReason, Job, Request
+from bridge.targets import jenkins_runs
+from bridge.targets.base import (
+    DispatchError,
+    DispatchResult,
+    FailureReason,
+    Job,
+    Locator,
+    Request,
+    RunStatus,
+)
 from bridge.targets.http import check_response
 from bridge.targets.support import (
     HttpSettings,
@@ -112,17 +121,34 @@ class JenkinsTarget:
     def interrupt(self) -> None:
         """Nothing to end: an HTTP attempt finishes within its timeout."""
 
+    def authenticate(self, session: requests.Session) -> None:
+        """Basic auth with the user's token or password, if a user is set."""
+        try:
+            if self.user is not None:
+                secret = self.api_token or self.password
+                assert secret is not None
+                session.auth = (self.user, secret.get())
+        except ValueError as err:
+            raise DispatchError(
+                f"Jenkins {self.name}: {err}", retryable=False, reason=FailureReason.AUTH_ERROR
+            ) from None
+
+    def follow(self, locator: Locator, etag: str | None) -> RunStatus:
+        """Look once at the queue item or, once it has left the queue, at its build."""
+        return jenkins_runs.follow(self, locator)
+
+    def find_run(self, request: Request, since: float) -> Locator | None:
+        """A queue item or build whose dispatch id parameter is the request's."""
+        return jenkins_runs.find_run(self, request)
+
     def send(self, request: Request) -> DispatchResult:
         """Queue the build: one POST, after a crumb request when a crumb is needed."""
         url = stored(request, "url", str)
         form = dict(stored(request, "form", dict))
         query = request.get("query") or {}
         with self.http.session() as session:
+            self.authenticate(session)
             try:
-                if self.user is not None:
-                    secret = self.api_token or self.password
-                    assert secret is not None
-                    session.auth = (self.user, secret.get())
                 if self.build_token is not None:
                     form["token"] = self.build_token.get()
             except ValueError as err:
@@ -141,13 +167,27 @@ class JenkinsTarget:
                 f"already queued as {queue_url} (identical request merged)",
                 {"queue_url": queue_url, "merged": True},
                 status=303,
+                run=self._locator(queue_url, url, form),
             )
         check_response(response, what)
         details: dict[str, Any] = {"queue_url": queue_url} if queue_url else {}
         summary = (
             f"queued as {queue_url}" if queue_url else f"accepted (HTTP {response.status_code})"
         )
-        return DispatchResult(summary, details, status=response.status_code)
+        run = (
+            self._locator(queue_url, url, form)
+            if queue_url and _QUEUE_ITEM.search(queue_url)
+            else None
+        )
+        return DispatchResult(summary, details, status=response.status_code, run=run)
+
+    def _locator(self, queue_url: str, url: str, form: dict[str, Any]) -> Locator:
+        """The queue item, and how to find its build should the item vanish first."""
+        return {
+            "queue_url": queue_url,
+            "job_url": url.rsplit("/", 1)[0] + "/",
+            "dispatch_id": form.get(self.dispatch_id_parameter),
+        }
 
     def _add_crumb(self, session: requests.Session) -> None:
         """Fetch a crumb; the session keeps the cookie it is bound to (Jenkins 2.176+)."""

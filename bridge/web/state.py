@@ -8,6 +8,7 @@ from flask import current_app
 
 from bridge.config import BridgeConfig
 from bridge.dispatcher import Dispatcher
+from bridge.follower import Follower
 from bridge.store import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,7 @@ class Bridge:
     config: BridgeConfig
     store: Store
     dispatcher: Dispatcher | None
+    follower: Follower | None = None
 
     def count(self, name: str, labels: Mapping[str, str]) -> None:
         """Count something outside an intake transaction; a store failure is only logged."""

@@ -8,6 +8,7 @@ from flask.testing import FlaskClient
 from bridge.config import BridgeConfig
 from bridge.demo.processes import wait_until
 from bridge.dispatcher import Dispatcher
+from bridge.follower import Follower
 from bridge.store import SQLiteStore
 from bridge.web.app import create_app
 from tests.bridge.conftest import auth_headers
@@ -21,14 +22,19 @@ class Running:
         self.config = config
         self.store = SQLiteStore(config.store_path)
         self.dispatcher = Dispatcher(self.store, config)
-        self.client: FlaskClient = create_app(config, self.store, self.dispatcher).test_client()
+        self.follower = Follower(self.store, config)
+        self.client: FlaskClient = create_app(
+            config, self.store, self.dispatcher, self.follower
+        ).test_client()
 
     def __enter__(self) -> "Running":
         self.dispatcher.start()
+        self.follower.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.dispatcher.stop(timeout=5)
+        self.follower.stop(timeout=5)
 
     def fire(self, name: str = "firing-single-bearer") -> str:
         response = self.client.post("/alerts", json=body(name), headers=auth_headers())
@@ -58,3 +64,15 @@ class Running:
 def seconds(iso: str) -> float:
     """An RFC 3339 time from the audit API as Unix seconds."""
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+    def wait_run(
+        self, dispatch_id: str, state: str = "completed", timeout: float = 20
+    ) -> dict[str, Any]:
+        """The dispatch's trail once its run is in ``state``."""
+
+        def probe() -> dict[str, Any] | None:
+            trail = self.trail(dispatch_id)
+            run = trail.get("run")
+            return trail if run is not None and run["state"] == state else None
+
+        return wait_until(probe, timeout, f"the run of {dispatch_id} to be {state}", interval=0.05)

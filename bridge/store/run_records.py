@@ -1,0 +1,75 @@
+"""What the store holds about retraining runs: records shared by every store implementation."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+# Retraining duration buckets (seconds): jobs take minutes to hours.
+DURATION_BUCKETS = (30.0, 60.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0, 86400.0)
+
+
+class EpisodeOutcome(StrEnum):
+    """How an episode ended once its retraining finished; the ``outcome`` label of episodes."""
+
+    RESOLVED_AFTER_RETRAINING = "resolved_after_retraining"
+    DRIFT_PERSISTED = "drift_persisted"
+    RETRAINING_FAILED = "retraining_failed"
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """A run to follow, recorded with the attempt that started (or adopted) it."""
+
+    # How the target finds the run; None: the target cannot look, the job reports its result.
+    locator: dict[str, Any] | None
+    timeout_at: float
+    verify_within: float
+    adopted: bool = False
+
+
+@dataclass(frozen=True)
+class FollowedRun:
+    """A run leased for one look by one follower."""
+
+    dispatch_id: str
+    route: str
+    target: str
+    state: str
+    locator: dict[str, Any]
+    etag: str | None
+    errors: int  # consecutive failed looks, for backoff
+    created_at: float
+    timeout_at: float
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class RunUpdate:
+    """What one look at a run showed (or why the look failed), and when to look again."""
+
+    dispatch_id: str
+    now: float
+    next_poll_at: float | None
+    state: str | None = None  # None: unchanged (a 304, or a failed look)
+    locator: dict[str, Any] | None = None
+    result: str | None = None
+    detail: str | None = None
+    url: str | None = None
+    external_id: str | None = None
+    run_attempt: int | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    duration: float | None = None
+    etag: str | None = None
+    error: str | None = None  # the look failed: the message
+
+
+@dataclass(frozen=True)
+class ReportedResult:
+    """A result the job reported itself (``POST /api/dispatches/<id>/result``)."""
+
+    dispatch_id: str
+    result: str
+    model_version: str | None
+    url: str | None
+    now: float
