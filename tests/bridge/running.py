@@ -60,11 +60,6 @@ class Running:
             interval=0.05,
         )
 
-
-def seconds(iso: str) -> float:
-    """An RFC 3339 time from the audit API as Unix seconds."""
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-
     def wait_run(
         self, dispatch_id: str, state: str = "completed", timeout: float = 20
     ) -> dict[str, Any]:
@@ -76,3 +71,8 @@ def seconds(iso: str) -> float:
             return trail if run is not None and run["state"] == state else None
 
         return wait_until(probe, timeout, f"the run of {dispatch_id} to be {state}", interval=0.05)
+
+
+def seconds(iso: str) -> float:
+    """An RFC 3339 time from the audit API as Unix seconds."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
