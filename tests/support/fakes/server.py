@@ -13,7 +13,7 @@
 ...     hold.release()                       # ... until now (stage="request": before handling;
 ...                                          # release(handle=False) then drops it unhandled)
 
-The werkzeug server is used rather than ``exporter.web.serving`` because wsgiref decodes the path
+The werkzeug server is used rather than ``exporter.http.serving`` because wsgiref decodes the path
 and keeps no raw copy, and the fakes must see exactly how a client encoded it.
 """
 
