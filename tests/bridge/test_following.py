@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from demo.processes import wait_until
 
 from bridge.config import BridgeConfig
+from demo.harness.processes import wait_until
 from tests.bridge.conftest import ConfigWriter, auth_headers, base_config
 from tests.bridge.running import Running, seconds
 from tests.support.fakes.github import FakeGitHub
