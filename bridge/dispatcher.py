@@ -20,13 +20,14 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from bridge.config import DEFAULT_RESULT_TIMEOUT, BridgeConfig, Route
 from bridge.store import Store, StoreError
 from bridge.store.records import AttemptRecord, ClaimedDispatch
 from bridge.store.run_records import NewRun
 from bridge.targets import DispatchError
-from bridge.targets.base import Locator
+from bridge.targets.base import FollowsRuns, Locator
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +206,10 @@ class Dispatcher:
         route = next((r for r in self._config.routes if r.name == dispatch.route), None)
         if self._config.dry_run or (route is not None and route.dry_run):
             return record("dry_run", "dry run is on now: recorded, not sent")
+        if dispatch.outcome_unknown:
+            adopted = self._adopt(dispatch, route, record)
+            if adopted is not None:
+                return adopted
         try:
             result = target.send(dispatch.request)
         except DispatchError as err:
@@ -228,6 +233,49 @@ class Dispatcher:
             None,
             dict(result.details),
             run=self._new_run(route, result.run),
+        )
+
+    def _adopt(
+        self,
+        dispatch: ClaimedDispatch,
+        route: Route | None,
+        record: Callable[..., AttemptRecord],
+    ) -> AttemptRecord | None:
+        """Look for the run a lost attempt may have started; the attempt adopting it, or None.
+
+        None means: not found (or the target cannot look), send. A failed look is retried like
+        a failed send, never followed by a blind send that could start a second run.
+        """
+        target: object = self._config.targets.get(dispatch.target)
+        if not isinstance(target, FollowsRuns):
+            return None
+        try:
+            found = target.find_run(dispatch.request, dispatch.created_at)
+        except DispatchError as err:
+            return self._retry_or_give_up(
+                dispatch,
+                record,
+                f"looking for the run of an attempt whose outcome is unknown: {err.message}",
+                err.reason,
+                err.status,
+                err.response,
+                err.retry_after,
+            )
+        if found is None:
+            log.info(
+                "dispatch_id=%s target=%s fingerprint=%s: no run from the attempt whose outcome "
+                "is unknown; sending",
+                dispatch.id,
+                dispatch.target,
+                dispatch.fingerprint,
+            )
+            return None
+        new_run = self._new_run(route, found)
+        return record(
+            "adopted",
+            f"adopted the run an attempt whose outcome was unknown had started: {found}",
+            details={"adopted": found},
+            run=None if new_run is None else replace(new_run, adopted=True),
         )
 
     def _new_run(self, route: Route | None, locator: Locator | None) -> NewRun | None:
@@ -268,9 +316,12 @@ class Dispatcher:
         return record("retry", message, reason, status, response, None, next_at)
 
     def _log(self, dispatch: ClaimedDispatch, record: AttemptRecord) -> None:
-        level = {"success": logging.INFO, "retry": logging.WARNING, "dry_run": logging.INFO}.get(
-            record.outcome, logging.ERROR
-        )
+        level = {
+            "success": logging.INFO,
+            "adopted": logging.WARNING,
+            "retry": logging.WARNING,
+            "dry_run": logging.INFO,
+        }.get(record.outcome, logging.ERROR)
         suffix = ""
         if record.next_attempt_at is not None:
             suffix = f"; next attempt in {record.next_attempt_at - record.finished_at:.1f}s"

@@ -105,6 +105,9 @@ class ClaimedDispatch:
     created_at: float
     deadline_at: float
     fingerprint: str
+    # An earlier attempt may have started a run nobody recorded (its process died mid-request,
+    # or it timed out waiting for the answer): look for that run before sending again.
+    outcome_unknown: bool = False
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,16 @@ CREATE TABLE IF NOT EXISTS attempts (
 );
 CREATE INDEX IF NOT EXISTS attempts_dispatch ON attempts (dispatch_id);
 
+-- Each attempt as it is leased (issue 11): an attempt leased but never recorded was lost with
+-- its process, and its outcome is unknown.
+CREATE TABLE IF NOT EXISTS attempt_claims (
+    dispatch_id TEXT NOT NULL REFERENCES dispatches (id),
+    attempt INTEGER NOT NULL,
+    owner TEXT NOT NULL,
+    claimed_at REAL NOT NULL,
+    PRIMARY KEY (dispatch_id, attempt)
+);
+
 -- One retraining run per dispatch, followed to its result (issue 11; a new table, so stores
 -- created before it gain it on start-up).
 CREATE TABLE IF NOT EXISTS runs (

@@ -228,7 +228,7 @@ class SQLiteStore:
     ) -> list[ClaimedDispatch]:
         """Lease up to ``limit`` dispatches due now (or whose lease expired) for one attempt."""
         with self.transaction() as txn:
-            return sqlite_outbox.claim_due(txn.conn, now, owner, lease_seconds, limit)
+            return sqlite_outbox.claim_due(txn, now, owner, lease_seconds, limit)
 
     def renew_leases(self, owner: str, dispatch_ids: list[str], until: float) -> None:
         """Keep the leases of attempts still in flight."""

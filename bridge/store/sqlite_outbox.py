@@ -18,15 +18,22 @@ _NEXT_STATE = {
     "success": DispatchState.SUCCEEDED,
     "retry": DispatchState.PENDING,
     "failed": DispatchState.DEAD,
+    # The run a lost attempt started was found and is followed: no second run.
+    "adopted": DispatchState.SUCCEEDED,
     # Dry run turned on after the dispatch was created: it is recorded, never sent.
     "dry_run": DispatchState.DRY_RUN,
 }
 
 
 def claim_due(
-    conn: sqlite3.Connection, now: float, owner: str, lease_seconds: float, limit: int
+    txn: SQLiteTransaction, now: float, owner: str, lease_seconds: float, limit: int
 ) -> list[ClaimedDispatch]:
-    """Lease up to ``limit`` dispatches due now (or whose lease expired) for one attempt."""
+    """Lease up to ``limit`` dispatches due now (or whose lease expired) for one attempt.
+
+    An attempt leased before and never recorded was lost with its process: it is recorded now
+    as ``outcome unknown (process died)``, and the claimed dispatch says its outcome is unknown.
+    """
+    conn = txn.conn
     rows = conn.execute(
         "UPDATE dispatches SET state = 'sending', lease_owner = ?, lease_until = ?,"
         " attempts = attempts + 1 WHERE id IN (SELECT id FROM dispatches"
@@ -40,6 +47,7 @@ def claim_due(
     ).fetchall()
     return [
         ClaimedDispatch(
+            outcome_unknown=_record_lost_attempts(txn, row, owner, now),
             id=row["id"],
             route=row["route"],
             target=row["target"],
@@ -53,6 +61,53 @@ def claim_due(
         )
         for row in rows
     ]
+
+
+def _record_lost_attempts(
+    txn: SQLiteTransaction, claimed: sqlite3.Row, owner: str, now: float
+) -> bool:
+    """Record this attempt's lease, and every earlier one never recorded; True if unknown."""
+    conn = txn.conn
+    dispatch_id, attempt = claimed["id"], claimed["attempts"]
+    conn.execute(
+        "INSERT INTO attempt_claims (dispatch_id, attempt, owner, claimed_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (dispatch_id, attempt) DO UPDATE SET owner = excluded.owner,"
+        " claimed_at = excluded.claimed_at",
+        (dispatch_id, attempt, owner, now),
+    )
+    lost = conn.execute(
+        "SELECT attempt, owner, claimed_at FROM attempt_claims c WHERE dispatch_id = ?"
+        " AND attempt < ? AND NOT EXISTS (SELECT 1 FROM attempts a"
+        " WHERE a.dispatch_id = c.dispatch_id AND a.attempt = c.attempt) ORDER BY attempt",
+        (dispatch_id, attempt),
+    ).fetchall()
+    for row in lost:
+        conn.execute(
+            "INSERT INTO attempts (dispatch_id, attempt, started_at, finished_at, outcome, reason,"
+            " message) VALUES (?, ?, ?, ?, 'unknown', 'process_died', ?)",
+            (
+                dispatch_id,
+                row["attempt"],
+                row["claimed_at"],
+                now,
+                f"outcome unknown (process died): attempt {row['attempt']} by {row['owner']} "
+                "was never recorded and its lease expired; looking for the run it may have "
+                "started before sending again",
+            ),
+        )
+        txn.count(
+            "drift_bridge_dispatch_attempts_total",
+            {"target": claimed["target"], "outcome": "unknown", "reason": "process_died"},
+        )
+    # Once unknown, every later attempt looks first: a look that failed, or a send after a look
+    # that found nothing, does not tell whether that first request started a run meanwhile.
+    # A timeout is as unknown as a death: the request may have reached the target.
+    unknown = conn.execute(
+        "SELECT 1 FROM attempts WHERE dispatch_id = ? AND (outcome = 'unknown'"
+        " OR (outcome = 'retry' AND reason = 'timeout')) LIMIT 1",
+        (dispatch_id,),
+    ).fetchone()
+    return unknown is not None
 
 
 def renew_leases(

@@ -167,7 +167,9 @@ def test_a_dispatch_leased_by_a_process_that_died_is_taken_over(
     with Running(config) as bridge:
         done = bridge.wait_state(claimed.id, "succeeded", timeout=10)
     assert done["attempt_count"] == 2  # the lost attempt counts
-    assert len(done["attempts"]) == 1  # only the one that finished is recorded
+    # ... and is in the audit trail, its outcome unknown (issue 11).
+    assert [a["outcome"] for a in done["attempts"]] == ["unknown", "success"]
+    assert done["attempts"][0]["message"].startswith("outcome unknown (process died)")
 
 
 def test_many_episodes_are_each_sent_once(

@@ -81,10 +81,16 @@ def make_config(
 ) -> "Any":
     """config(target, **route_settings, follow=...) -> a BridgeConfig."""
 
-    def make(target: str, follow: dict[str, Any] | None = None, **route: Any) -> BridgeConfig:
+    def make(
+        target: str,
+        follow: dict[str, Any] | None = None,
+        dispatch: dict[str, Any] | None = None,
+        **route: Any,
+    ) -> BridgeConfig:
         data = loop_config(tmp_path, token_file, jenkins, github, target)
         data["routes"][0].update(route)
         data["follow"].update(follow or {})
+        data["dispatch"].update(dispatch or {})
         return write_config(data)
 
     return make

@@ -1,0 +1,108 @@
+"""Never a second run: an attempt whose outcome is unknown is looked for before sending again.
+
+These tests lose an attempt in the test's process (a lease taken by an owner that never records
+it); ``test_crash_kill9.py`` kills a real bridge at each step of an attempt.
+"""
+
+import time
+from typing import Any
+
+import pytest
+
+from bridge.config import BridgeConfig
+from bridge.store import SQLiteStore
+from bridge.web.app import create_app
+from tests.bridge.conftest import auth_headers
+from tests.bridge.running import Running
+from tests.bridge.test_following import github, jenkins, make_config  # noqa: F401
+from tests.support.fakes.github import FakeGitHub
+from tests.support.fakes.jenkins import FakeJenkins
+from tests.support.fixtures import body
+
+
+def lose_an_attempt(config: BridgeConfig, reach_the_target: bool) -> str:
+    """Fire an alert and lease its dispatch to an owner that dies; maybe after sending it."""
+    store = SQLiteStore(config.store_path)
+    client = create_app(config, store).test_client()
+    answer = client.post("/alerts", json=body("firing-single-bearer"), headers=auth_headers())
+    dispatch_id: str = answer.get_json()["alerts"][0]["dispatch_id"]
+    [claimed] = store.claim_due(time.time(), "dead-host:1:abc", 0.2, 1)
+    if reach_the_target:
+        config.targets[claimed.target].send(claimed.request)
+    store.close()
+    time.sleep(0.3)  # the dead owner's lease expires
+    return dispatch_id
+
+
+def outcomes(trail: dict[str, Any]) -> list[str]:
+    """The outcome of each attempt in the audit trail."""
+    return [attempt["outcome"] for attempt in trail["attempts"]]
+
+
+@pytest.mark.parametrize("target", ["ci", "gh"])
+def test_a_run_started_by_a_lost_attempt_is_adopted_not_started_again(
+    jenkins: FakeJenkins,  # noqa: F811
+    github: FakeGitHub,  # noqa: F811
+    make_config: Any,  # noqa: F811
+    target: str,
+) -> None:
+    config = make_config(target, dispatch={"poll_interval": "50ms", "lease": "1s"})
+    dispatch_id = lose_an_attempt(config, reach_the_target=True)
+
+    with Running(config) as bridge:
+        trail = bridge.wait_state(dispatch_id, "succeeded")
+        followed = bridge.wait_run(dispatch_id, "queued")
+
+    assert outcomes(trail) == ["unknown", "adopted"]
+    assert trail["attempts"][0]["message"].startswith("outcome unknown (process died)")
+    assert followed["run"]["adopted"] is True
+    assert len(github.runs) + len(jenkins.queue) == 1
+
+
+@pytest.mark.parametrize("target", ["ci", "gh"])
+def test_a_lost_attempt_that_never_reached_the_target_is_sent(
+    jenkins: FakeJenkins,  # noqa: F811
+    github: FakeGitHub,  # noqa: F811
+    make_config: Any,  # noqa: F811
+    target: str,
+) -> None:
+    config = make_config(target, dispatch={"poll_interval": "50ms", "lease": "1s"})
+    dispatch_id = lose_an_attempt(config, reach_the_target=False)
+
+    with Running(config) as bridge:
+        trail = bridge.wait_state(dispatch_id, "succeeded")
+
+    assert outcomes(trail) == ["unknown", "success"]
+    assert len(github.runs) + len(jenkins.queue) == 1
+
+
+def test_a_jenkins_build_already_running_is_found_by_its_dispatch_id(
+    jenkins: FakeJenkins,  # noqa: F811
+    make_config: Any,  # noqa: F811
+) -> None:
+    config = make_config("ci", dispatch={"poll_interval": "50ms", "lease": "1s"})
+    dispatch_id = lose_an_attempt(config, reach_the_target=True)
+    jenkins.start_builds()  # the build started: Jenkins would not merge a second request now
+
+    with Running(config) as bridge:
+        trail = bridge.wait_state(dispatch_id, "succeeded")
+        followed = bridge.wait_run(dispatch_id, "running")
+
+    assert outcomes(trail) == ["unknown", "adopted"]
+    assert followed["run"]["url"] == f"{jenkins.url}/job/ml/job/retrain/1/"
+    assert len(jenkins.builds_of("ml/retrain")) == 1
+
+
+def test_a_failed_look_for_the_lost_run_is_retried_not_followed_by_a_blind_send(
+    github: FakeGitHub,  # noqa: F811
+    make_config: Any,  # noqa: F811
+) -> None:
+    config = make_config("gh", dispatch={"poll_interval": "50ms", "lease": "1s"})
+    dispatch_id = lose_an_attempt(config, reach_the_target=True)
+    github.fail_next(1, 502)
+
+    with Running(config) as bridge:
+        trail = bridge.wait_state(dispatch_id, "succeeded")
+
+    assert outcomes(trail) == ["unknown", "retry", "adopted"]
+    assert len(github.runs) == 1
