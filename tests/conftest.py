@@ -1,6 +1,7 @@
 """Fixtures every test can use, from tests/support/, and the rule that keeps the fast tier fast."""
 
 pytest_plugins = [
+    "tests.support.closed_loop",
     "tests.support.exporter",
     "tests.support.tiers",
 ]

@@ -14,7 +14,7 @@ from bridge.store import SQLiteStore
 from bridge.web.app import create_app
 from tests.bridge.conftest import auth_headers
 from tests.bridge.running import Running
-from tests.bridge.test_following import github, jenkins, make_config  # noqa: F401
+from tests.support.closed_loop import LoopConfig
 from tests.support.fakes.github import FakeGitHub
 from tests.support.fakes.jenkins import FakeJenkins
 from tests.support.fixtures import body
@@ -41,12 +41,12 @@ def outcomes(trail: dict[str, Any]) -> list[str]:
 
 @pytest.mark.parametrize("target", ["ci", "gh"])
 def test_a_run_started_by_a_lost_attempt_is_adopted_not_started_again(
-    jenkins: FakeJenkins,  # noqa: F811
-    github: FakeGitHub,  # noqa: F811
-    make_config: Any,  # noqa: F811
+    fake_jenkins: FakeJenkins,
+    fake_github: FakeGitHub,
+    make_loop_config: LoopConfig,
     target: str,
 ) -> None:
-    config = make_config(target, dispatch={"poll_interval": "50ms", "lease": "1s"})
+    config = make_loop_config(target, dispatch={"poll_interval": "50ms", "lease": "1s"})
     dispatch_id = lose_an_attempt(config, reach_the_target=True)
 
     with Running(config) as bridge:
@@ -56,53 +56,53 @@ def test_a_run_started_by_a_lost_attempt_is_adopted_not_started_again(
     assert outcomes(trail) == ["unknown", "adopted"]
     assert trail["attempts"][0]["message"].startswith("outcome unknown (process died)")
     assert followed["run"]["adopted"] is True
-    assert len(github.runs) + len(jenkins.queue) == 1
+    assert len(fake_github.runs) + len(fake_jenkins.queue) == 1
 
 
 @pytest.mark.parametrize("target", ["ci", "gh"])
 def test_a_lost_attempt_that_never_reached_the_target_is_sent(
-    jenkins: FakeJenkins,  # noqa: F811
-    github: FakeGitHub,  # noqa: F811
-    make_config: Any,  # noqa: F811
+    fake_jenkins: FakeJenkins,
+    fake_github: FakeGitHub,
+    make_loop_config: LoopConfig,
     target: str,
 ) -> None:
-    config = make_config(target, dispatch={"poll_interval": "50ms", "lease": "1s"})
+    config = make_loop_config(target, dispatch={"poll_interval": "50ms", "lease": "1s"})
     dispatch_id = lose_an_attempt(config, reach_the_target=False)
 
     with Running(config) as bridge:
         trail = bridge.wait_state(dispatch_id, "succeeded")
 
     assert outcomes(trail) == ["unknown", "success"]
-    assert len(github.runs) + len(jenkins.queue) == 1
+    assert len(fake_github.runs) + len(fake_jenkins.queue) == 1
 
 
 def test_a_jenkins_build_already_running_is_found_by_its_dispatch_id(
-    jenkins: FakeJenkins,  # noqa: F811
-    make_config: Any,  # noqa: F811
+    fake_jenkins: FakeJenkins,
+    make_loop_config: LoopConfig,
 ) -> None:
-    config = make_config("ci", dispatch={"poll_interval": "50ms", "lease": "1s"})
+    config = make_loop_config("ci", dispatch={"poll_interval": "50ms", "lease": "1s"})
     dispatch_id = lose_an_attempt(config, reach_the_target=True)
-    jenkins.start_builds()  # the build started: Jenkins would not merge a second request now
+    fake_jenkins.start_builds()  # the build started: Jenkins would not merge a second request now
 
     with Running(config) as bridge:
         trail = bridge.wait_state(dispatch_id, "succeeded")
         followed = bridge.wait_run(dispatch_id, "running")
 
     assert outcomes(trail) == ["unknown", "adopted"]
-    assert followed["run"]["url"] == f"{jenkins.url}/job/ml/job/retrain/1/"
-    assert len(jenkins.builds_of("ml/retrain")) == 1
+    assert followed["run"]["url"] == f"{fake_jenkins.url}/job/ml/job/retrain/1/"
+    assert len(fake_jenkins.builds_of("ml/retrain")) == 1
 
 
 def test_a_failed_look_for_the_lost_run_is_retried_not_followed_by_a_blind_send(
-    github: FakeGitHub,  # noqa: F811
-    make_config: Any,  # noqa: F811
+    fake_github: FakeGitHub,
+    make_loop_config: LoopConfig,
 ) -> None:
-    config = make_config("gh", dispatch={"poll_interval": "50ms", "lease": "1s"})
+    config = make_loop_config("gh", dispatch={"poll_interval": "50ms", "lease": "1s"})
     dispatch_id = lose_an_attempt(config, reach_the_target=True)
-    github.fail_next(1, 502)
+    fake_github.fail_next(1, 502)
 
     with Running(config) as bridge:
         trail = bridge.wait_state(dispatch_id, "succeeded")
 
     assert outcomes(trail) == ["unknown", "retry", "adopted"]
-    assert len(github.runs) == 1
+    assert len(fake_github.runs) == 1

@@ -1,99 +1,18 @@
 """The bridge follows each retraining to its result: store, follower, audit API and metrics."""
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bridge.config import BridgeConfig
 from demo.harness.processes import wait_until
-from tests.bridge.conftest import ConfigWriter, auth_headers, base_config
+from tests.bridge.conftest import auth_headers
 from tests.bridge.running import Running, seconds
+from tests.support.closed_loop import LoopConfig
 from tests.support.fakes.github import FakeGitHub
 from tests.support.fakes.jenkins import FakeJenkins
 from tests.support.fakes.lifecycle import Lifecycle
 from tests.support.fixtures import body
-
-JENKINS_TOKEN = "jenkins-api-token"
-GITHUB_TOKEN = "github-token"
-
-
-@pytest.fixture
-def jenkins() -> Iterator[FakeJenkins]:
-    """Jenkins with ml/retrain (MODEL, DISPATCH_ID) and user bot with an API token."""
-    with FakeJenkins() as fake:
-        fake.add_user("bot", api_token=JENKINS_TOKEN)
-        fake.add_job("ml/retrain", {"MODEL": "", "DISPATCH_ID": ""})
-        yield fake
-
-
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    """GitHub with acme/models retrain.yml whose run-name carries the dispatch id."""
-    with FakeGitHub(token=GITHUB_TOKEN) as fake:
-        fake.add_workflow("acme", "models", "retrain.yml", run_name="Retrain {dispatch_id}")
-        yield fake
-
-
-def loop_config(
-    tmp_path: Path, token_file: Path, jenkins: FakeJenkins, github: FakeGitHub, target: str
-) -> dict[str, Any]:
-    """The base config with Jenkins (``ci``) and GitHub (``gh``) targets, route to ``target``."""
-    (tmp_path / "jenkins-token").write_text(JENKINS_TOKEN)
-    (tmp_path / "github-token").write_text(GITHUB_TOKEN)
-    data = base_config(token_file)
-    data["targets"] = {
-        "ci": {
-            "type": "jenkins",
-            "url": jenkins.url,
-            "job": "ml/retrain",
-            "user": "bot",
-            "api_token_file": str(tmp_path / "jenkins-token"),
-            "delay": "0s",
-            "timeout": "2s",
-        },
-        "gh": {
-            "type": "github",
-            "api_url": github.url,
-            "owner": "acme",
-            "repo": "models",
-            "workflow": "retrain.yml",
-            "ref": "main",
-            "token_file": str(tmp_path / "github-token"),
-            "timeout": "2s",
-        },
-    }
-    data["routes"][0]["target"] = target
-    data["routes"][0]["parameters"] = {"MODEL": "{{ labels.model }}"}
-    data["follow"] = {"poll_interval": "50ms", "lease": "5s"}
-    return data
-
-
-@pytest.fixture
-def make_config(
-    tmp_path: Path,
-    token_file: Path,
-    jenkins: FakeJenkins,
-    github: FakeGitHub,
-    write_config: ConfigWriter,
-) -> "Any":
-    """config(target, **route_settings, follow=...) -> a BridgeConfig."""
-
-    def make(
-        target: str,
-        follow: dict[str, Any] | None = None,
-        dispatch: dict[str, Any] | None = None,
-        **route: Any,
-    ) -> BridgeConfig:
-        data = loop_config(tmp_path, token_file, jenkins, github, target)
-        data["routes"][0].update(route)
-        data["follow"].update(follow or {})
-        data["dispatch"].update(dispatch or {})
-        return write_config(data)
-
-    return make
 
 
 def metrics(bridge: Running) -> str:
@@ -102,10 +21,10 @@ def metrics(bridge: Running) -> str:
 
 
 def test_a_jenkins_run_is_followed_to_its_result_in_the_audit_and_metrics(
-    jenkins: FakeJenkins, make_config: Any
+    fake_jenkins: FakeJenkins, make_loop_config: LoopConfig
 ) -> None:
-    jenkins.lifecycle = Lifecycle(start_after=0.1, run_for=0.3, result="SUCCESS")
-    with Running(make_config("ci")) as bridge:
+    fake_jenkins.lifecycle = Lifecycle(start_after=0.1, run_for=0.3, result="SUCCESS")
+    with Running(make_loop_config("ci")) as bridge:
         dispatch_id = bridge.fire()
         trail = bridge.wait_run(dispatch_id)
         text = metrics(bridge)
@@ -113,7 +32,7 @@ def test_a_jenkins_run_is_followed_to_its_result_in_the_audit_and_metrics(
     run = trail["run"]
     assert (run["state"], run["result"], run["detail"]) == ("completed", "succeeded", "SUCCESS")
     assert run["external_id"] == "1"
-    assert run["url"] == f"{jenkins.url}/job/ml/job/retrain/1/"
+    assert run["url"] == f"{fake_jenkins.url}/job/ml/job/retrain/1/"
     assert run["duration"] == pytest.approx(0.3)
     assert run["adopted"] is False
     assert (
@@ -127,9 +46,11 @@ def test_a_jenkins_run_is_followed_to_its_result_in_the_audit_and_metrics(
     )
 
 
-def test_a_failed_github_run_fails_the_episode(github: FakeGitHub, make_config: Any) -> None:
-    github.lifecycle = Lifecycle(start_after=0, run_for=0.2, result="failure")
-    with Running(make_config("gh")) as bridge:
+def test_a_failed_github_run_fails_the_episode(
+    fake_github: FakeGitHub, make_loop_config: LoopConfig
+) -> None:
+    fake_github.lifecycle = Lifecycle(start_after=0, run_for=0.2, result="failure")
+    with Running(make_loop_config("gh")) as bridge:
         dispatch_id = bridge.fire()
         trail = bridge.wait_run(dispatch_id)
         text = metrics(bridge)
@@ -140,8 +61,10 @@ def test_a_failed_github_run_fails_the_episode(github: FakeGitHub, make_config: 
     assert 'drift_bridge_episodes_total{outcome="retraining_failed",route="retrain"} 1.0' in text
 
 
-def test_the_running_gauge_counts_runs_not_finished(jenkins: FakeJenkins, make_config: Any) -> None:
-    with Running(make_config("ci")) as bridge:
+def test_the_running_gauge_counts_runs_not_finished(
+    fake_jenkins: FakeJenkins, make_loop_config: LoopConfig
+) -> None:
+    with Running(make_loop_config("ci")) as bridge:
         dispatch_id = bridge.fire()
         bridge.wait_run(dispatch_id, "queued")
         text = metrics(bridge)
@@ -149,25 +72,27 @@ def test_the_running_gauge_counts_runs_not_finished(jenkins: FakeJenkins, make_c
     assert 'drift_bridge_retrainings_running{route="retrain",target="ci"} 1.0' in text
 
 
-def test_following_goes_on_after_a_restart(jenkins: FakeJenkins, make_config: Any) -> None:
-    config = make_config("ci")
+def test_following_goes_on_after_a_restart(
+    fake_jenkins: FakeJenkins, make_loop_config: LoopConfig
+) -> None:
+    config = make_loop_config("ci")
     with Running(config) as bridge:
         dispatch_id = bridge.fire()
         bridge.wait_run(dispatch_id, "queued")
-    [build] = jenkins.start_builds()
-    jenkins.finish_build(jenkins.jobs["ml/retrain"], build.number, "FAILURE")
+    [build] = fake_jenkins.start_builds()
+    fake_jenkins.finish_build(fake_jenkins.jobs["ml/retrain"], build.number, "FAILURE")
 
     with Running(config) as restarted:
         trail = restarted.wait_run(dispatch_id)
 
     assert (trail["run"]["result"], trail["run"]["detail"]) == ("failed", "FAILURE")
-    assert len(jenkins.builds_of("ml/retrain")) == 1
+    assert len(fake_jenkins.builds_of("ml/retrain")) == 1
 
 
 def test_a_run_without_a_result_in_time_is_timed_out(
-    jenkins: FakeJenkins, make_config: Any
+    fake_jenkins: FakeJenkins, make_loop_config: LoopConfig
 ) -> None:
-    with Running(make_config("ci", result_timeout="1s")) as bridge:
+    with Running(make_loop_config("ci", result_timeout="1s")) as bridge:
         dispatch_id = bridge.fire()
         trail = bridge.wait_run(dispatch_id)
         text = metrics(bridge)
@@ -179,10 +104,10 @@ def test_a_run_without_a_result_in_time_is_timed_out(
 
 
 def test_an_alert_resolved_within_verify_within_was_fixed_by_the_retraining(
-    jenkins: FakeJenkins, make_config: Any
+    fake_jenkins: FakeJenkins, make_loop_config: LoopConfig
 ) -> None:
-    jenkins.lifecycle = Lifecycle(start_after=0, run_for=0, result="SUCCESS")
-    with Running(make_config("ci", verify_within="1h")) as bridge:
+    fake_jenkins.lifecycle = Lifecycle(start_after=0, run_for=0, result="SUCCESS")
+    with Running(make_loop_config("ci", verify_within="1h")) as bridge:
         dispatch_id = bridge.fire()
         bridge.wait_run(dispatch_id)
         resolved = bridge.client.post(
@@ -204,10 +129,10 @@ def test_an_alert_resolved_within_verify_within_was_fixed_by_the_retraining(
 
 
 def test_drift_that_outlasts_verify_within_persisted(
-    jenkins: FakeJenkins, make_config: Any
+    fake_jenkins: FakeJenkins, make_loop_config: LoopConfig
 ) -> None:
-    jenkins.lifecycle = Lifecycle(start_after=0, run_for=0, result="SUCCESS")
-    with Running(make_config("ci", verify_within="0s")) as bridge:
+    fake_jenkins.lifecycle = Lifecycle(start_after=0, run_for=0, result="SUCCESS")
+    with Running(make_loop_config("ci", verify_within="0s")) as bridge:
         dispatch_id = bridge.fire()
         trail = wait_until(
             lambda: (t := bridge.trail(dispatch_id))["run"] and t["run"]["episode_outcome"] and t,
@@ -219,10 +144,10 @@ def test_drift_that_outlasts_verify_within_persisted(
 
 
 def test_looks_stop_while_the_rate_budget_is_down_to_the_reserve(
-    github: FakeGitHub, make_config: Any
+    fake_github: FakeGitHub, make_loop_config: LoopConfig
 ) -> None:
     # The reserve is above what is left: after the first look, the next waits for the reset.
-    with Running(make_config("gh", follow={"rate_reserve": 10_000})) as bridge:
+    with Running(make_loop_config("gh", follow={"rate_reserve": 10_000})) as bridge:
         dispatch_id = bridge.fire()
 
         def looked_twice() -> dict[str, Any] | None:
@@ -230,7 +155,7 @@ def test_looks_stop_while_the_rate_budget_is_down_to_the_reserve(
             return run if run is not None and run["polls"] >= 2 else None
 
         run = wait_until(looked_twice, 10, "two looks at the run")
-        looks = [r for r in github.received if "/actions/runs/" in r.path]
+        looks = [r for r in fake_github.received if "/actions/runs/" in r.path]
 
     assert len(looks) == 1
     # The second "look" only postponed the next one to the reset, an hour away.
