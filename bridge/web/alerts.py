@@ -11,8 +11,8 @@ import logging
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from bridge.alerts import PayloadError, parse_notification
 from bridge.intake import record_notification
+from bridge.payload import PayloadError, parse_notification
 from bridge.store import StoreError
 from bridge.web import auth
 from bridge.web.errors import error_response
