@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.config import BridgeConfig, Route
-from bridge.jobs import alert_variables, new_dispatch_id, prepare
 from bridge.payload import Alert, Notification
+from bridge.prepare import alert_variables, new_dispatch_id, prepare
 from bridge.store import Store, Transaction
 from bridge.store.records import (
     Decision,

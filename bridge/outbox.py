@@ -1,7 +1,7 @@
 """Operations on the outbox that people ask for: retrying a dead-lettered dispatch."""
 
 from bridge.config import BridgeConfig
-from bridge.jobs import prepare
+from bridge.prepare import prepare
 from bridge.store import Store
 from bridge.store.records import DispatchState, Requeue
 

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from bridge.config import load_config
-from bridge.jobs import alert_variables, prepare
 from bridge.payload import parse_notification
+from bridge.prepare import alert_variables, prepare
 from tests.support.fixtures import body
 
 README = Path(__file__).resolve().parents[1] / "README.md"
