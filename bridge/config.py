@@ -11,10 +11,10 @@ from typing import Any
 
 import yaml
 
+from bridge.backoff import BackoffPolicy
 from bridge.config_reader import ConfigError, Reader
 from bridge.credentials import Secret, read_secret
 from bridge.matchers import Matcher, matches_all
-from bridge.retry import RetryPolicy
 from bridge.targets import Target, build_target
 from bridge.templating import Template, TemplateError
 from exporter.web import is_loopback, parse_listen_address
@@ -52,7 +52,8 @@ class DispatchConfig:
     poll_interval: float = 1.0
     # A dispatch being sent by a process that died is taken over after this long.
     lease: float = 300.0
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Read from the user-facing key `dispatch.retry`.
+    backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
 
 
 @dataclass(frozen=True)
@@ -198,20 +199,20 @@ def _auth(reader: Reader) -> AuthConfig:
 
 def _dispatch(reader: Reader) -> DispatchConfig:
     defaults = DispatchConfig()
-    retry_reader = reader.child("retry")
-    base = RetryPolicy()
-    retry = RetryPolicy(
-        initial_delay=retry_reader.duration("initial_delay", base.initial_delay, minimum=0.001),
-        multiplier=float(retry_reader.integer("multiplier", int(base.multiplier), minimum=1)),
-        max_delay=retry_reader.duration("max_delay", base.max_delay, minimum=0.001),
-        deadline=retry_reader.duration("deadline", base.deadline, minimum=1.0),
+    backoff_reader = reader.child("retry")
+    base = BackoffPolicy()
+    backoff = BackoffPolicy(
+        initial_delay=backoff_reader.duration("initial_delay", base.initial_delay, minimum=0.001),
+        multiplier=float(backoff_reader.integer("multiplier", int(base.multiplier), minimum=1)),
+        max_delay=backoff_reader.duration("max_delay", base.max_delay, minimum=0.001),
+        deadline=backoff_reader.duration("deadline", base.deadline, minimum=1.0),
     )
-    retry_reader.reject_unknown()
+    backoff_reader.reject_unknown()
     config = DispatchConfig(
         concurrency=reader.integer("concurrency", defaults.concurrency, minimum=1),
         poll_interval=reader.duration("poll_interval", defaults.poll_interval, minimum=0.01),
         lease=reader.duration("lease", defaults.lease, minimum=1.0),
-        retry=retry,
+        backoff=backoff,
     )
     # Leases of attempts in flight are renewed between polls; a lease shorter than a few polls
     # would expire under a running attempt and let another process make it again.

@@ -250,7 +250,7 @@ class _Case:
                 error=planned.error,
                 reason="invalid_request" if planned.error is not None else None,
                 created_at=self.now,
-                deadline_at=self.now + self.config.dispatch.retry.deadline,
+                deadline_at=self.now + self.config.dispatch.backoff.deadline,
             )
         )
         outcome = "created" if planned.state == DispatchState.PENDING else planned.state.value

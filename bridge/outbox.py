@@ -47,7 +47,7 @@ def retry_dispatch(store: Store, config: BridgeConfig, dispatch_id: str, now: fl
             request=prepared.request,
             error=prepared.error,
             now=now,
-            deadline_at=now + config.dispatch.retry.deadline,
+            deadline_at=now + config.dispatch.backoff.deadline,
         )
     )
     if prepared.error is not None:

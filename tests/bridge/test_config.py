@@ -26,7 +26,7 @@ def test_the_complete_example_loads(
     assert config.auth.type == "bearer"
     assert config.store_path.name == "bridge.db"
     assert config.store_path.parent == config.file.parent  # relative to the config file
-    assert config.dispatch.retry.initial_delay == pytest.approx(0.1)
+    assert config.dispatch.backoff.initial_delay == pytest.approx(0.1)
 
 
 def test_defaults_are_sane(write_config: ConfigWriter, config_data: dict[str, Any]) -> None:
@@ -36,7 +36,7 @@ def test_defaults_are_sane(write_config: ConfigWriter, config_data: dict[str, An
     assert config.routes[0].cooldown == 3600
     assert config.routes[0].cooldown_by == ("model",)
     assert config.routes[0].on_resolve == "record"
-    assert config.dispatch.retry.deadline == 12 * 3600
+    assert config.dispatch.backoff.deadline == 12 * 3600
     assert config.server.listen_address == "127.0.0.1:9912"
 
 
