@@ -1,9 +1,10 @@
 """The outbox worker: sends pending dispatches after the webhook was acknowledged.
 
-All retrying lives here. A target makes one attempt; on a retryable error the dispatch waits
-(exponential backoff with jitter, at least what the target asked for) and is tried again until
-its deadline, after which it is dead-lettered; a permanent error dead-letters it at once. Dead
-letters stay visible and can be retried by hand (``drift-bridge dispatches retry``, or
+All automatic backoff lives here. A target makes one attempt; on a retryable error the dispatch
+waits (exponential backoff with jitter, at least what the target asked for, see
+:mod:`bridge.backoff`) and is tried again until its deadline, after which it is dead-lettered; a
+permanent error dead-letters it at once. Dead letters stay visible and can be retried by hand
+(:mod:`bridge.dead_letters`: ``drift-bridge dispatches retry``, or
 ``POST /api/dispatches/<id>/retry``).
 
 Every server process runs one dispatcher. Dispatches are leased in the store, so each attempt is

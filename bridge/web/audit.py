@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from bridge.outbox import RetryRefusedError, retry_dispatch
+from bridge.dead_letters import RetryRefusedError, retry_dispatch
 from bridge.store.records import DispatchState
 from bridge.web import auth
 from bridge.web.errors import error_response

@@ -1,4 +1,4 @@
-"""Operations on the outbox that people ask for: retrying a dead-lettered dispatch."""
+"""Dead letters: the manual requeue ("retry") of a dispatch the backoff gave up on."""
 
 from bridge.config import BridgeConfig
 from bridge.prepare import prepare
