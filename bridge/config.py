@@ -14,12 +14,11 @@ import yaml
 from bridge.backoff import BackoffPolicy
 from bridge.config_reader import ConfigError, Reader
 from bridge.credentials import Secret, read_secret
+from bridge.listen import DEFAULT_LISTEN_ADDRESS, listen_host, listens_on_loopback
 from bridge.matchers import Matcher, matches_all
 from bridge.targets import Target, build_target
 from bridge.templating import Template, TemplateError
-from exporter.web import is_loopback, parse_listen_address
 
-DEFAULT_LISTEN = "127.0.0.1:9912"
 ON_RESOLVE = ("record", "dispatch")
 
 
@@ -37,7 +36,7 @@ class AuthConfig:
 class ServerConfig:
     """The HTTP server."""
 
-    listen_address: str = DEFAULT_LISTEN
+    listen_address: str = DEFAULT_LISTEN_ADDRESS
     workers: int = 2
     threads: int = 8
     max_body_bytes: int = 1024 * 1024
@@ -122,8 +121,8 @@ def parse_config(data: Any, path: Path) -> BridgeConfig:
     server = _server(root)
     auth = _auth(root.child("auth"))
     if auth.type == "none" and not server.allow_unauthenticated:
-        host, _ = _safe_listen(server.listen_address)
-        if host is not None and not is_loopback(host):
+        valid = listen_host(server.listen_address) is not None
+        if valid and not listens_on_loopback(server.listen_address):
             root.problem(
                 "auth",
                 f"is required when listening on {server.listen_address} (not loopback); set "
@@ -161,18 +160,13 @@ def parse_config(data: Any, path: Path) -> BridgeConfig:
     return config
 
 
-def _safe_listen(text: str) -> tuple[str | None, int | None]:
-    try:
-        return parse_listen_address(text)
-    except ValueError:
-        return None, None
-
-
 def _server(root: Reader) -> ServerConfig:
     defaults = ServerConfig()
     listen = root.string("listen_address", defaults.listen_address)
-    if _safe_listen(listen)[0] is None:
-        root.problem("listen_address", f"expected HOST:PORT, e.g. {DEFAULT_LISTEN}; got {listen!r}")
+    if listen_host(listen) is None:
+        root.problem(
+            "listen_address", f"expected HOST:PORT, e.g. {DEFAULT_LISTEN_ADDRESS}; got {listen!r}"
+        )
     return ServerConfig(
         listen_address=listen,
         workers=root.integer("workers", defaults.workers, minimum=1),

@@ -132,6 +132,17 @@ def test_no_auth_on_a_public_address_refuses_to_start(
     assert write_config(config_data).auth.type == "none"
 
 
+@pytest.mark.parametrize("host", ["127.evil.example", "127.0.0.1.nip.io"])
+def test_a_name_that_only_looks_like_loopback_needs_auth(
+    write_config: ConfigWriter, config_data: dict[str, Any], host: str
+) -> None:
+    # The host is parsed (common.addresses), not matched by its "127." prefix.
+    del config_data["auth"]
+    config_data["listen_address"] = f"{host}:9912"
+    (problem,) = problems(write_config, config_data)
+    assert f"auth: is required when listening on {host}:9912" in problem
+
+
 def test_secrets_never_appear_in_the_config_repr(
     write_config: ConfigWriter, config_data: dict[str, Any]
 ) -> None:
