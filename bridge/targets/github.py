@@ -48,7 +48,7 @@ from bridge.targets.http import (
     response_message,
     retry_after_seconds,
 )
-from bridge.targets.support import (
+from bridge.targets.templates import (
     HttpSettings,
     compile_template,
     invalid,

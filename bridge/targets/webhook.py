@@ -31,7 +31,7 @@ from bridge.config_reader import Reader
 from bridge.credentials import Secret, read_secret
 from bridge.targets.base import DispatchError, DispatchResult, FailureReason, Job, Request
 from bridge.targets.http import check_response, response_excerpt
-from bridge.targets.support import (
+from bridge.targets.templates import (
     HttpSettings,
     PathTemplate,
     is_templated,
