@@ -1,27 +1,18 @@
-"""What targets share besides the status rule: config-time templates, templated URL paths, HTTP
-settings, and reading a stored :data:`Request` back.
+"""Templates in target settings: compiled when the config loads, rendered per dispatch.
 
-Templates are compiled when the config loads (a syntax error is a config problem) and rendered
-per dispatch (a missing variable fails that dispatch with ``INVALID_REQUEST``).
+A syntax error is a config problem (recorded on the key); a missing variable fails that dispatch
+with ``INVALID_REQUEST``. URL paths may hold templated segments (:class:`PathTemplate`). The HTTP
+plumbing (settings, base URLs, credentials) is in :mod:`bridge.targets.http`.
 """
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from typing import Any
+from urllib.parse import quote
 
-import requests
-
-from bridge import __version__
 from bridge.config_reader import Reader
-from bridge.targets.base import DispatchError, FailureReason, Request
-from bridge.targets.http import request as http_request
+from bridge.targets.base import invalid
 from bridge.templating import Template, TemplateError
-
-T = TypeVar("T")
-
-USER_AGENT = f"drift-retrain-bridge/{__version__}"
 
 _TEMPLATE_SYNTAX = re.compile(r"\{\{|\{%|\{#")
 
@@ -29,11 +20,6 @@ _TEMPLATE_SYNTAX = re.compile(r"\{\{|\{%|\{#")
 def is_templated(text: str) -> bool:
     """True when ``text`` contains template syntax."""
     return bool(_TEMPLATE_SYNTAX.search(text))
-
-
-def invalid(message: str) -> DispatchError:
-    """The error for a dispatch that can never be sent as built."""
-    return DispatchError(message, retryable=False, reason=FailureReason.INVALID_REQUEST)
 
 
 def compile_template(reader: Reader, key: str, source: str) -> Template | None:
@@ -96,77 +82,3 @@ class PathTemplate:
                 raise invalid(f"{segment.where}: rendered as {text!r}, which is not a path segment")
             rendered.append(quote(text, safe=""))
         return rendered
-
-
-def read_base_url(reader: Reader, key: str, default: Any = None) -> str | None:
-    """An http(s) base URL without credentials, query or trailing slash (default None: required)."""
-    url = reader.string(key) if default is None else reader.string(key, default)
-    if not isinstance(url, str) or not url:
-        return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        reader.problem(key, f"expected an http:// or https:// URL, got {url!r}")
-        return None
-    if parts.username is not None or parts.password is not None:
-        reader.problem(key, "must not contain credentials; use the *_file or *_env settings")
-        return None
-    if parts.query or parts.fragment:
-        reader.problem(key, "must not have a query or a fragment")
-        return None
-    return url.rstrip("/")
-
-
-@dataclass(frozen=True)
-class HttpSettings:
-    """How an HTTP target talks to its server."""
-
-    timeout: float
-    # requests' ``verify``: True, False, or the path of a CA bundle.
-    verify: bool | str
-
-    def session(self) -> requests.Session:
-        """A new session (one per attempt: no cookie or connection outlives it)."""
-        session = requests.Session()
-        session.headers["User-Agent"] = USER_AGENT
-        return session
-
-    def request(
-        self, session: requests.Session, method: str, url: str, what: str, **kwargs: Any
-    ) -> requests.Response:
-        """:func:`bridge.targets.http.request` with this timeout and TLS setting."""
-        # ``verify`` per request: on the session, REQUESTS_CA_BUNDLE would override it.
-        return http_request(session, method, url, what, self.timeout, verify=self.verify, **kwargs)
-
-
-def read_http_settings(reader: Reader, default_timeout: float = 10.0) -> HttpSettings:
-    """``timeout``, ``tls_verify`` and ``ca_file``."""
-    timeout = reader.duration("timeout", default_timeout, minimum=0.001)
-    verify: bool | str = reader.boolean("tls_verify", True)
-    ca_file = reader.file_path("ca_file", None)
-    if ca_file is not None:
-        if verify is False:
-            reader.problem("ca_file", "has no effect with tls_verify: false")
-        verify = ca_file
-    return HttpSettings(timeout=timeout, verify=verify)
-
-
-def with_dispatch_id(
-    parameters: Mapping[str, str], name: str, dispatch_id: str, setting: str
-) -> dict[str, str]:
-    """The parameters plus the dispatch id under ``name``; a different value there is invalid."""
-    merged = dict(parameters)
-    if merged.get(name, dispatch_id) != dispatch_id:
-        raise invalid(
-            f"parameter {name!r} is reserved for the dispatch id (see {setting}); "
-            "rename the route's parameter"
-        )
-    merged[name] = dispatch_id
-    return merged
-
-
-def stored(request: Request, key: str, kind: type[T]) -> T:
-    """``request[key]`` checked to be a ``kind``: a stored request may predate this version."""
-    value = request.get(key)
-    if not isinstance(value, kind):
-        raise invalid(f"stored request has no valid {key!r}; prepare the dispatch again")
-    return value
