@@ -9,8 +9,6 @@ _PROBE = """
 import importlib, json, pkgutil, sys
 import bridge
 for module in pkgutil.walk_packages(bridge.__path__, "bridge."):
-    if module.name == "bridge.demo" or module.name.startswith("bridge.demo."):
-        continue  # the demo plumbing leaves the package (issue 8: top-level demo/)
     importlib.import_module(module.name)
 print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
 """
