@@ -164,7 +164,7 @@ class Follower:
         return self._update(run, now, status)
 
     def _failed(self, run: FollowedRun, now: float, err: DispatchError) -> RunUpdate:
-        policy = self._config.follow.retry
+        policy = self._config.follow.backoff
         delay = max(
             self._config.follow.poll_interval,
             policy.next_delay(run.errors + 1, err.retry_after, self._rng),

@@ -1,19 +1,7 @@
 """What the store holds about retraining runs: records shared by every store implementation."""
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
-
-# Retraining duration buckets (seconds): jobs take minutes to hours.
-DURATION_BUCKETS = (30.0, 60.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0, 86400.0)
-
-
-class EpisodeOutcome(StrEnum):
-    """How an episode ended once its retraining finished; the ``outcome`` label of episodes."""
-
-    RESOLVED_AFTER_RETRAINING = "resolved_after_retraining"
-    DRIFT_PERSISTED = "drift_persisted"
-    RETRAINING_FAILED = "retraining_failed"
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,9 @@ import json
 import sqlite3
 from typing import Any
 
-from bridge.metrics import (
-    EPISODES_TOTAL,
-    RETRAINING_DURATION,
-    RETRAININGS_TOTAL,
-)
+from bridge import metrics
+from bridge.metrics import EpisodeOutcome, RetrainingResult
 from bridge.store.run_records import (
-    DURATION_BUCKETS,
-    EpisodeOutcome,
     FollowedRun,
     NewRun,
     ReportedResult,
@@ -23,7 +18,7 @@ from bridge.store.sqlite_transaction import SQLiteTransaction, from_json, to_jso
 # RunState / RetrainingResult values, as the store writes them (the store does not import the
 # targets package).
 _COMPLETED = "completed"
-_SUCCEEDED = "succeeded"
+_SUCCEEDED = RetrainingResult.SUCCEEDED.value
 _WAITING_REPORT = "awaiting_report"
 
 
@@ -222,14 +217,14 @@ def run_of(conn: sqlite3.Connection, dispatch_id: str) -> dict[str, Any] | None:
 
 def _completed(txn: SQLiteTransaction, dispatch_id: str, row: sqlite3.Row) -> None:
     labels = {"route": row["route"], "target": row["target"]}
-    txn.count(RETRAININGS_TOTAL, {**labels, "result": row["result"]})
+    txn.count(metrics.RETRAININGS_TOTAL, {**labels, "result": row["result"]})
     if row["duration"] is not None:
-        for bound in DURATION_BUCKETS:
+        for bound in metrics.DURATION_BUCKETS:
             if row["duration"] <= bound:
-                txn.count(f"{RETRAINING_DURATION}_bucket", {**labels, "le": repr(bound)})
-        txn.count(f"{RETRAINING_DURATION}_bucket", {**labels, "le": "+Inf"})
-        txn.count(f"{RETRAINING_DURATION}_sum", labels, row["duration"])
-        txn.count(f"{RETRAINING_DURATION}_count", labels)
+                txn.count(metrics.RETRAINING_DURATION_BUCKET, {**labels, "le": repr(bound)})
+        txn.count(metrics.RETRAINING_DURATION_BUCKET, {**labels, "le": "+Inf"})
+        txn.count(metrics.RETRAINING_DURATION_SUM, labels, row["duration"])
+        txn.count(metrics.RETRAINING_DURATION_COUNT, labels)
     if row["result"] != _SUCCEEDED:
         _set_outcome(txn, dispatch_id, row["route"], EpisodeOutcome.RETRAINING_FAILED)
 
@@ -242,4 +237,4 @@ def _set_outcome(
         (outcome.value, dispatch_id),
     )
     if cursor.rowcount == 1:
-        txn.count(EPISODES_TOTAL, {"route": route, "outcome": outcome.value})
+        txn.count(metrics.EPISODES_TOTAL, {"route": route, "outcome": outcome.value})

@@ -8,11 +8,15 @@ The dispatcher (``bridge.dispatcher``) owns backoff, deadlines and dead letters.
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from bridge.metrics import RetrainingResult
 
 # A JSON-able description of exactly what ``send`` will do, without any secret: recorded in the
 # audit trail, shown by dry runs and by ``drift-bridge replay``.
 Request = dict[str, Any]
+
+T = TypeVar("T")
 
 
 class FailureReason(StrEnum):
@@ -88,15 +92,6 @@ class RunState(StrEnum):
     COMPLETED = "completed"  # has a result
 
 
-class RetrainingResult(StrEnum):
-    """How a run ended; the ``result`` label of ``drift_bridge_retrainings_total``."""
-
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    TIMED_OUT = "timed_out"
-
-
 @dataclass(frozen=True)
 class RateBudget:
     """What the service said is left of its rate limit, and when it resets (Unix seconds)."""
@@ -163,3 +158,30 @@ class FollowsRuns(Protocol):
     def find_run(self, request: Request, since: float) -> Locator | None:
         """The run a lost attempt of ``request`` (first made at ``since``) started, if any."""
         ...
+
+
+def invalid(message: str) -> DispatchError:
+    """The error for a dispatch that can never be sent as built."""
+    return DispatchError(message, retryable=False, reason=FailureReason.INVALID_REQUEST)
+
+
+def stored(request: Request, key: str, kind: type[T]) -> T:
+    """``request[key]`` checked to be a ``kind``: a stored request may predate this version."""
+    value = request.get(key)
+    if not isinstance(value, kind):
+        raise invalid(f"stored request has no valid {key!r}; prepare the dispatch again")
+    return value
+
+
+def with_dispatch_id(
+    parameters: Mapping[str, str], name: str, dispatch_id: str, setting: str
+) -> dict[str, str]:
+    """The parameters plus the dispatch id under ``name``; a different value there is invalid."""
+    merged = dict(parameters)
+    if merged.get(name, dispatch_id) != dispatch_id:
+        raise invalid(
+            f"parameter {name!r} is reserved for the dispatch id (see {setting}); "
+            "rename the route's parameter"
+        )
+    merged[name] = dispatch_id
+    return merged

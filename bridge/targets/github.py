@@ -42,31 +42,26 @@ from bridge.config_reader import Reader
 from bridge.credentials import Secret, read_secret
 from bridge.targets import github_runs
 from bridge.targets.base import (
-    DispatchError,
     DispatchResult,
-    FailureReason,
     Job,
     Locator,
     Request,
     RunStatus,
-)
-from bridge.targets.github_limits import check_rate_limit
-from bridge.targets.http import (
-    check_response,
-    compact_json,
-    response_message,
-)
-from bridge.targets.support import (
-    HttpSettings,
-    compile_template,
     invalid,
-    is_templated,
-    read_base_url,
-    read_http_settings,
-    render,
     stored,
     with_dispatch_id,
 )
+from bridge.targets.github_limits import check_rate_limit
+from bridge.targets.http import (
+    HttpSettings,
+    check_response,
+    compact_json,
+    read_base_url,
+    read_http_settings,
+    response_message,
+    secret_value,
+)
+from bridge.targets.templates import compile_template, is_templated, render
 from bridge.templating import Template
 
 log = logging.getLogger(__name__)
@@ -165,12 +160,7 @@ class GitHubTarget:
     def headers(self, base: Mapping[str, Any] = HEADERS) -> dict[str, str]:
         """``base`` with the token; AUTH_ERROR when it cannot be read."""
         headers = {str(k): str(v) for k, v in base.items()}
-        try:
-            headers["Authorization"] = f"Bearer {self.token.get()}"
-        except ValueError as err:
-            raise DispatchError(
-                f"GitHub {self.name}: {err}", retryable=False, reason=FailureReason.AUTH_ERROR
-            ) from None
+        headers["Authorization"] = f"Bearer {secret_value(self.token, f'GitHub {self.name}')}"
         return headers
 
     def repo_url(self) -> str:

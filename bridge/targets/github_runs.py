@@ -10,25 +10,40 @@ found in ``GET .../actions/workflows/{workflow}/runs?event=workflow_dispatch&cre
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import requests
 
+from bridge.metrics import RetrainingResult
 from bridge.targets.base import (
     DispatchError,
     FailureReason,
     Locator,
     Request,
-    RetrainingResult,
     RunState,
     RunStatus,
 )
 from bridge.targets.github_limits import budget, check_rate_limit
-from bridge.targets.http import check_response
+from bridge.targets.http import HttpSettings, check_response
 
-if TYPE_CHECKING:
-    from bridge.targets.github import GitHubTarget
+
+class GitHubTarget(Protocol):
+    """What following needs of :class:`bridge.targets.github.GitHubTarget`."""
+
+    name: str
+    http: HttpSettings
+    workflow: str
+    dispatch_id_input: str
+
+    def headers(self) -> dict[str, str]:
+        """The API headers with the token."""
+        ...
+
+    def repo_url(self) -> str:
+        """The repository's API URL."""
+        ...
+
 
 # A conclusion -> the result it counts as. Anything else completed counts as failed.
 CONCLUSIONS = {
@@ -48,7 +63,7 @@ CLOCK_SLACK = 300.0
 _PAGE = 100
 
 
-def follow(target: "GitHubTarget", locator: Locator, etag: str | None) -> RunStatus:
+def follow(target: GitHubTarget, locator: Locator, etag: str | None) -> RunStatus:
     """One look at the run; while its id is unknown, one look for it by dispatch id."""
     if not isinstance(locator.get("run_id"), int):
         found = _find(target, str(locator.get("dispatch_id")), float(locator.get("since", 0)))
@@ -78,7 +93,7 @@ def follow(target: "GitHubTarget", locator: Locator, etag: str | None) -> RunSta
     return _status(locator, _json(response, what), response)
 
 
-def find_run(target: "GitHubTarget", request: Request, since: float) -> Locator | None:
+def find_run(target: GitHubTarget, request: Request, since: float) -> Locator | None:
     """The run started for ``request`` (first sent at ``since``), by its display_title."""
     inputs = (request.get("json") or {}).get("inputs") or {}
     dispatch_id = inputs.get(target.dispatch_id_input) if isinstance(inputs, Mapping) else None
@@ -87,7 +102,7 @@ def find_run(target: "GitHubTarget", request: Request, since: float) -> Locator 
     return _find(target, dispatch_id, since)
 
 
-def _find(target: "GitHubTarget", dispatch_id: str, since: float) -> Locator | None:
+def _find(target: GitHubTarget, dispatch_id: str, since: float) -> Locator | None:
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since - CLOCK_SLACK))
     url = f"{target.repo_url()}/actions/workflows/{quote(target.workflow, safe='')}/runs"
     params = {"event": "workflow_dispatch", "created": f">={created}", "per_page": str(_PAGE)}

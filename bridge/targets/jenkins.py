@@ -43,16 +43,17 @@ from bridge.targets.base import (
     Locator,
     Request,
     RunStatus,
-)
-from bridge.targets.http import check_response
-from bridge.targets.support import (
-    HttpSettings,
-    PathTemplate,
-    read_base_url,
-    read_http_settings,
     stored,
     with_dispatch_id,
 )
+from bridge.targets.http import (
+    HttpSettings,
+    check_response,
+    read_base_url,
+    read_http_settings,
+    secret_value,
+)
+from bridge.targets.templates import PathTemplate
 
 _QUEUE_ITEM = re.compile(r"/queue/item/\d+/?$")
 
@@ -123,15 +124,10 @@ class JenkinsTarget:
 
     def authenticate(self, session: requests.Session) -> None:
         """Basic auth with the user's token or password, if a user is set."""
-        try:
-            if self.user is not None:
-                secret = self.api_token or self.password
-                assert secret is not None
-                session.auth = (self.user, secret.get())
-        except ValueError as err:
-            raise DispatchError(
-                f"Jenkins {self.name}: {err}", retryable=False, reason=FailureReason.AUTH_ERROR
-            ) from None
+        if self.user is not None:
+            secret = self.api_token or self.password
+            assert secret is not None
+            session.auth = (self.user, secret_value(secret, f"Jenkins {self.name}"))
 
     def follow(self, locator: Locator, etag: str | None) -> RunStatus:
         """Look once at the queue item or, once it has left the queue, at its build."""
@@ -147,14 +143,10 @@ class JenkinsTarget:
         form = dict(stored(request, "form", dict))
         query = request.get("query") or {}
         with self.http.session() as session:
+            who = f"Jenkins {self.name}"
             self.authenticate(session)
-            try:
-                if self.build_token is not None:
-                    form["token"] = self.build_token.get()
-            except ValueError as err:
-                raise DispatchError(
-                    f"Jenkins {self.name}: {err}", retryable=False, reason=FailureReason.AUTH_ERROR
-                ) from None
+            if self.build_token is not None:
+                form["token"] = secret_value(self.build_token, who)
             if self.api_token is None:
                 self._add_crumb(session)
             what = f"Jenkins {self.name} {url}"
@@ -174,11 +166,9 @@ class JenkinsTarget:
         summary = (
             f"queued as {queue_url}" if queue_url else f"accepted (HTTP {response.status_code})"
         )
-        run = (
-            self._locator(queue_url, url, form)
-            if queue_url and _QUEUE_ITEM.search(queue_url)
-            else None
-        )
+        run = None
+        if queue_url and _QUEUE_ITEM.search(queue_url):
+            run = self._locator(queue_url, url, form)
         return DispatchResult(summary, details, status=response.status_code, run=run)
 
     def _locator(self, queue_url: str, url: str, form: dict[str, Any]) -> Locator:

@@ -9,23 +9,34 @@ answer was lost), the build or item is found by its dispatch id parameter: first
 """
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import requests
 
+from bridge.metrics import RetrainingResult
 from bridge.targets.base import (
     DispatchError,
     FailureReason,
     Locator,
     Request,
-    RetrainingResult,
     RunState,
     RunStatus,
 )
-from bridge.targets.http import check_response
+from bridge.targets.http import HttpSettings, check_response
 
-if TYPE_CHECKING:
-    from bridge.targets.jenkins import JenkinsTarget
+
+class JenkinsTarget(Protocol):
+    """What following needs of :class:`bridge.targets.jenkins.JenkinsTarget`."""
+
+    name: str
+    url: str
+    http: HttpSettings
+    dispatch_id_parameter: str
+
+    def authenticate(self, session: requests.Session) -> None:
+        """Put the target's credentials on ``session``."""
+        ...
+
 
 RESULTS = {
     "SUCCESS": RetrainingResult.SUCCEEDED,
@@ -38,7 +49,7 @@ RESULTS = {
 _BUILDS_TREE = "builds[number,url,result,actions[parameters[name,value]]]{0,50}"
 
 
-def follow(target: "JenkinsTarget", locator: Locator) -> RunStatus:
+def follow(target: JenkinsTarget, locator: Locator) -> RunStatus:
     """One look at the build, or at the queue item while it has no build yet."""
     with target.http.session() as session:
         target.authenticate(session)
@@ -47,7 +58,7 @@ def follow(target: "JenkinsTarget", locator: Locator) -> RunStatus:
         return _queue_item(target, session, locator)
 
 
-def find_run(target: "JenkinsTarget", request: Request) -> Locator | None:
+def find_run(target: JenkinsTarget, request: Request) -> Locator | None:
     """The queue item or build whose dispatch id parameter matches ``request``'s."""
     form = request.get("form") or {}
     dispatch_id = form.get(target.dispatch_id_parameter) if isinstance(form, Mapping) else None
@@ -66,7 +77,7 @@ def find_run(target: "JenkinsTarget", request: Request) -> Locator | None:
         )
 
 
-def _queue_item(target: "JenkinsTarget", session: requests.Session, locator: Locator) -> RunStatus:
+def _queue_item(target: JenkinsTarget, session: requests.Session, locator: Locator) -> RunStatus:
     queue_url = str(locator["queue_url"])
     what = f"Jenkins {target.name} queue item {queue_url}"
     response = target.http.request(session, "GET", f"{queue_url}api/json", what)
@@ -90,7 +101,7 @@ def _queue_item(target: "JenkinsTarget", session: requests.Session, locator: Loc
     return RunStatus(RunState.QUEUED, locator, detail=str(item.get("why") or "waiting"))
 
 
-def _vanished(target: "JenkinsTarget", session: requests.Session, locator: Locator) -> RunStatus:
+def _vanished(target: JenkinsTarget, session: requests.Session, locator: Locator) -> RunStatus:
     """The queue item is gone: its build, found by dispatch id, or cancelled without one."""
     dispatch_id, job_url = locator.get("dispatch_id"), locator.get("job_url")
     if isinstance(dispatch_id, str) and isinstance(job_url, str):
@@ -105,7 +116,7 @@ def _vanished(target: "JenkinsTarget", session: requests.Session, locator: Locat
     )
 
 
-def _build(target: "JenkinsTarget", session: requests.Session, locator: Locator) -> RunStatus:
+def _build(target: JenkinsTarget, session: requests.Session, locator: Locator) -> RunStatus:
     build_url = str(locator["build_url"])
     what = f"Jenkins {target.name} build {build_url}"
     response = target.http.request(session, "GET", f"{build_url}api/json", what)
@@ -133,9 +144,7 @@ def _build(target: "JenkinsTarget", session: requests.Session, locator: Locator)
     )
 
 
-def _in_queue(
-    target: "JenkinsTarget", session: requests.Session, dispatch_id: str
-) -> Locator | None:
+def _in_queue(target: JenkinsTarget, session: requests.Session, dispatch_id: str) -> Locator | None:
     what = f"Jenkins {target.name} queue"
     response = target.http.request(session, "GET", f"{target.url}/queue/api/json", what)
     check_response(response, what)
@@ -149,7 +158,7 @@ def _in_queue(
 
 
 def _in_builds(
-    target: "JenkinsTarget", session: requests.Session, job_url: str, dispatch_id: str
+    target: JenkinsTarget, session: requests.Session, job_url: str, dispatch_id: str
 ) -> Locator | None:
     what = f"Jenkins {target.name} builds of {job_url}"
     response = target.http.request(

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from bridge.metrics import RetrainingResult
 from bridge.targets import DispatchError, FailureReason
-from bridge.targets.base import Locator, RetrainingResult, RunState
+from bridge.targets.base import Locator, RunState
 from bridge.targets.github import GitHubTarget
 from tests.bridge.targets.builders import make_job
 from tests.bridge.targets.test_github import github_target

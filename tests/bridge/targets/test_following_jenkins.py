@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from bridge.metrics import RetrainingResult
 from bridge.targets import DispatchError
-from bridge.targets.base import Locator, RetrainingResult, RunState, RunStatus
+from bridge.targets.base import Locator, RunState, RunStatus
 from bridge.targets.jenkins import JenkinsTarget
 from tests.bridge.targets.builders import make_job
 from tests.bridge.targets.test_jenkins import jenkins_target
