@@ -74,6 +74,7 @@ class FollowConfig:
 
 # A followed run that has no result after this long (a route's result_timeout) is timed_out.
 DEFAULT_RESULT_TIMEOUT = 24 * 3600.0
+DEFAULT_VERIFY_WITHIN = 3600.0
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ class Route:
     # report (webhook, repository_dispatch) is awaited only when this is set.
     result_timeout: float | None = None
     # An alert resolved within this long after a successful run was fixed by it.
-    verify_within: float = 3600.0
+    verify_within: float = DEFAULT_VERIFY_WITHIN
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,10 @@ class BridgeConfig:
     follow: FollowConfig = field(default_factory=FollowConfig)
     # The annotation (or, failing that, label) whose value templates see as ``value``.
     value_from: str = "drift_score"
+
+    def route(self, name: str) -> Route | None:
+        """The route called ``name``, if the config still has it."""
+        return next((route for route in self.routes if route.name == name), None)
 
     def routes_for(self, labels: Mapping[str, str]) -> list[Route]:
         """The routes an alert with ``labels`` takes: the first match, and more with continue."""

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from bridge.config import DEFAULT_RESULT_TIMEOUT, BridgeConfig, Route
+from bridge.config import DEFAULT_RESULT_TIMEOUT, DEFAULT_VERIFY_WITHIN, BridgeConfig, Route
 from bridge.store import Store, StoreError
 from bridge.store.records import AttemptRecord, ClaimedDispatch
 from bridge.store.run_records import NewRun
@@ -287,7 +287,7 @@ class Dispatcher:
         return NewRun(
             locator=locator,
             timeout_at=self._clock() + (timeout or DEFAULT_RESULT_TIMEOUT),
-            verify_within=3600.0 if route is None else route.verify_within,
+            verify_within=DEFAULT_VERIFY_WITHIN if route is None else route.verify_within,
         )
 
     def _back_off_or_give_up(

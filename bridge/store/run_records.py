@@ -61,3 +61,5 @@ class ReportedResult:
     model_version: str | None
     url: str | None
     now: float
+    # The route's, for a run the bridge did not follow (it learns of it from this report).
+    verify_within: float

@@ -146,9 +146,16 @@ def report_result(txn: SQLiteTransaction, report: ReportedResult) -> dict[str, A
     if exists["run_state"] is None:
         txn.conn.execute(
             "INSERT INTO runs (dispatch_id, route, target, state, created_at, timeout_at,"
-            " verify_within, updated_at) SELECT id, route, target, ?, ?, ?, 0, ? FROM dispatches"
+            " verify_within, updated_at) SELECT id, route, target, ?, ?, ?, ?, ? FROM dispatches"
             " WHERE id = ?",
-            (_WAITING_REPORT, report.now, report.now, report.now, report.dispatch_id),
+            (
+                _WAITING_REPORT,
+                report.now,
+                report.now,
+                report.verify_within,
+                report.now,
+                report.dispatch_id,
+            ),
         )
     row = txn.conn.execute(
         "UPDATE runs SET model_version = COALESCE(?, model_version),"

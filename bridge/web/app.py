@@ -6,7 +6,7 @@ from bridge.config import BridgeConfig
 from bridge.dispatcher import Dispatcher
 from bridge.follower import Follower
 from bridge.store import Store
-from bridge.web import alerts, audit, errors, ops
+from bridge.web import alerts, audit, errors, ops, results
 from bridge.web.state import Bridge
 
 
@@ -25,4 +25,5 @@ def create_app(
     app.register_blueprint(alerts.blueprint)
     app.register_blueprint(audit.blueprint)
     app.register_blueprint(ops.blueprint)
+    app.register_blueprint(results.blueprint)
     return app
