@@ -13,6 +13,8 @@ from bridge import __version__
 from bridge.config import BridgeConfig, load_config
 from bridge.config_reader import ConfigError
 from bridge.store import SQLiteStore, StoreError
+from bridge.targets.github import GitHubTarget
+from bridge.targets.github_runs import run_name_problem
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +106,35 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     for route in config.routes:
         matchers = ", ".join(str(m) for m in route.matchers) or "every alert"
         print(f"  route {route.name}: {matchers} -> {route.target}")
+    for warning in _run_name_warnings(config):
+        print(f"  warning: {warning}")
     return 0
+
+
+def _run_name_warnings(config: BridgeConfig) -> list[str]:
+    """GitHub targets whose runs the bridge may not find again after a crash."""
+    warnings = []
+    lost = "a run started by an attempt whose answer was lost (a crash) cannot be found"
+    for name, target in sorted(config.targets.items()):
+        if not isinstance(target, GitHubTarget):
+            continue
+        if target.mode != "workflow_dispatch":
+            warnings.append(f"target {name}: repository_dispatch runs carry no findable id: {lost}")
+            continue
+        places = [Path.cwd(), config.file.parent]
+        found = [p / ".github" / "workflows" / target.workflow for p in places]
+        workflow = next((path for path in found if path.is_file()), None)
+        if workflow is None:
+            warnings.append(
+                f"target {name}: cannot check workflow {target.workflow} (no "
+                f".github/workflows/{target.workflow} here or beside {config.file.name}); its "
+                f"run-name must carry ${{{{ inputs.{target.dispatch_id_input} }}}}, else {lost}"
+            )
+            continue
+        problem = run_name_problem(workflow.read_text(), target.dispatch_id_input)
+        if problem is not None:
+            warnings.append(f"target {name}: {workflow} {problem}; {lost}")
+    return warnings
 
 
 def _read_payload(path: Path) -> Any:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import requests
+import yaml
 
 from bridge.metrics import RetrainingResult
 from bridge.targets.base import (
@@ -177,3 +178,17 @@ def _time(value: Any) -> float | None:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
+
+
+def run_name_problem(workflow_text: str, dispatch_id_input: str) -> str | None:
+    """Why a workflow file's ``run-name`` does not let the bridge find its runs, or None."""
+    try:
+        workflow = yaml.safe_load(workflow_text)
+    except yaml.YAMLError as err:
+        return f"is not valid YAML: {err}"
+    run_name = workflow.get("run-name") if isinstance(workflow, Mapping) else None
+    if not isinstance(run_name, str):
+        return "has no run-name"
+    if f"inputs.{dispatch_id_input}" not in run_name.replace(" ", ""):
+        return f"has a run-name without ${{{{ inputs.{dispatch_id_input} }}}}: {run_name!r}"
+    return None

@@ -138,3 +138,51 @@ def test_serve_refuses_to_start_when_the_store_cannot_be_opened(
     write_config(config_data)
     assert main(["serve", f"--config.file={tmp_path / 'bridge.yml'}"]) == 1
     assert "cannot open the store /dev/null/bridge.db" in capsys.readouterr().err
+
+
+GITHUB_TARGET = {
+    "type": "github",
+    "owner": "acme",
+    "repo": "models",
+    "workflow": "retrain.yml",
+    "ref": "main",
+    "token_env": "GITHUB_TOKEN",
+}
+
+
+@pytest.mark.parametrize(
+    ("workflow", "warning"),
+    [
+        (None, "cannot check workflow retrain.yml"),
+        ("name: retrain\non: workflow_dispatch\n", "has no run-name"),
+        ("run-name: retrain ${{ inputs.model }}\n", "has a run-name without"),
+        ("run-name: retrain (${{ inputs.dispatch_id }})\n", None),
+    ],
+)
+def test_check_config_warns_when_a_github_workflows_runs_cannot_be_found_again(
+    write_config: ConfigWriter,
+    config_data: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    workflow: str | None,
+    warning: str | None,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_TOKEN", "t")
+    if workflow is not None:
+        (tmp_path / ".github" / "workflows").mkdir(parents=True)
+        (tmp_path / ".github" / "workflows" / "retrain.yml").write_text(workflow)
+    config_data["targets"] = {"gh": GITHUB_TARGET}
+    config_data["routes"][0]["target"] = "gh"
+    write_config(config_data)
+
+    assert main(["check-config", f"--config.file={tmp_path / 'bridge.yml'}"]) == 0
+    out = capsys.readouterr().out
+
+    if warning is None:
+        assert "warning" not in out
+    else:
+        assert "warning: target gh: " in out
+        assert warning in out
+        assert "cannot be found" in out
