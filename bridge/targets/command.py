@@ -10,6 +10,12 @@ Settings (``targets.<name>`` with ``type: command``):
 ``env``          extra variables, each value a template
 ``inherit_env``  default ``false``: only PATH, HOME, LANG, LC_ALL, TZ and TMPDIR pass through, so
                  the bridge's own secrets never reach the job
+``mode``         ``wait`` (default): the attempt waits for the program; ``submit``: the program is
+                 started detached and followed to its exit status like a CI run (see
+                 :mod:`bridge.targets.command_jobs`); the route's ``result_timeout`` bounds it
+                 (``timeout`` does not apply), and a bridge restart neither kills nor reruns it
+``jobs_dir``     submit mode: where each job's pid, log and exit status are kept, default
+                 ``drift-bridge-jobs`` beside the config file
 ===============  ==================================================================================
 
 The program also gets the route's parameters under their own names and ``DRIFT_BRIDGE_DISPATCH_ID``,
@@ -38,12 +44,15 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from bridge.config_reader import Reader
+from bridge.targets import command_jobs
 from bridge.targets.base import (
     DispatchError,
     DispatchResult,
     FailureReason,
     Job,
+    Locator,
     Request,
+    RunStatus,
     invalid,
     stored,
 )
@@ -77,6 +86,8 @@ class CommandTarget:
         working_dir: str | None = None,
         env: Mapping[str, Template] | None = None,
         inherit_env: bool = False,
+        mode: str = "wait",
+        jobs_dir: str | None = None,
     ) -> None:
         self.name = name
         self.command = command
@@ -84,6 +95,8 @@ class CommandTarget:
         self.working_dir = working_dir
         self.env = dict(env or {})
         self.inherit_env = inherit_env
+        self.mode = mode
+        self.jobs_dir = jobs_dir
         self._running: set[subprocess.Popen[bytes]] = set()
         # Pids ended by interrupt(): their send() reports an interruption, not a failed job.
         self._interrupted: set[int] = set()
@@ -108,13 +121,24 @@ class CommandTarget:
         for name, value in env.items():
             if not name or "=" in name or "\0" in name or "\0" in value:
                 raise invalid(f"{name!r} cannot be an environment variable (parameter or env)")
-        return {
+        request: Request = {
             "argv": argv,
             "env": env,
             "working_dir": self.working_dir,
             "timeout": self.timeout,
             "inherit_env": self.inherit_env,
         }
+        if self.mode == "submit":
+            request.update(mode="submit", jobs_dir=self.jobs_dir)
+        return request
+
+    def follow(self, locator: Locator, etag: str | None) -> RunStatus:
+        """The detached job's state, from its files."""
+        return command_jobs.follow(locator)
+
+    def find_run(self, request: Request, since: float) -> Locator | None:
+        """The detached job a lost attempt started (its pid file); None in wait mode."""
+        return command_jobs.find(request) if request.get("mode") == "submit" else None
 
     def send(self, request: Request) -> DispatchResult:
         """Run the program once and wait for it (up to the timeout)."""
@@ -128,6 +152,8 @@ class CommandTarget:
         inherited = dict(os.environ) if inherit else _pass_through()
         if working_dir is not None and not os.path.isdir(working_dir):
             raise _cannot_start(f"working directory {working_dir} does not exist")
+        if request.get("mode") == "submit":
+            return command_jobs.submit(self.name, request, argv, {**inherited, **env})
         started = time.monotonic()
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             try:
@@ -287,7 +313,11 @@ def from_config(name: str, reader: Reader) -> CommandTarget | None:
         if template is not None:
             env[env_name] = template
     inherit_env = reader.boolean("inherit_env", False)
+    mode = reader.string("mode", "wait", choices=("wait", "submit"))
+    jobs_dir = reader.file_path("jobs_dir", "drift-bridge-jobs")
     reader.reject_unknown()
     if len(reader.problems) > problems or not command:
         return None
-    return CommandTarget(name, command, timeout, working_dir, env, inherit_env)
+    return CommandTarget(
+        name, command, timeout, working_dir, env, inherit_env, mode=mode, jobs_dir=jobs_dir
+    )
