@@ -62,11 +62,25 @@ def list_dispatches() -> ResponseReturnValue:
 @blueprint.get("/dispatches/<dispatch_id>")
 @auth.required
 def get_dispatch(dispatch_id: str) -> ResponseReturnValue:
-    """One dispatch with its alert, the decisions about it, and every attempt."""
+    """The whole chain of one dispatch: alert, drift, decisions, attempts, run, episode's end."""
     found = current_bridge().store.get_dispatch(dispatch_id)
     if found is None:
         return error_response(404, f"no dispatch {dispatch_id!r}")
-    return jsonify(iso_times(found))
+    return jsonify(iso_times({**found, "drift": drift_of(found)}))
+
+
+def drift_of(trail: dict[str, Any]) -> dict[str, Any]:
+    """The drift that fired the alert: its value and the threshold it crossed, when known.
+
+    The threshold comes from the alert's ``threshold`` annotation (or label), which the shipped
+    ModelDriftHigh rule sets from ``drift:threshold``.
+    """
+    alert = trail.get("alert") or {}
+    annotations, labels = alert.get("annotations") or {}, alert.get("labels") or {}
+    return {
+        "value": alert.get("value"),
+        "threshold": annotations.get("threshold") or labels.get("threshold"),
+    }
 
 
 @blueprint.post("/dispatches/<dispatch_id>/retry")

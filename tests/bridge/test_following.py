@@ -160,3 +160,41 @@ def test_looks_stop_while_the_rate_budget_is_down_to_the_reserve(
     assert len(looks) == 1
     # The second "look" only postponed the next one to the reset, an hour away.
     assert seconds(run["next_poll_at"]) > time.time() + 3000
+
+
+def test_the_audit_gives_the_whole_chain_in_one_answer(
+    fake_jenkins: FakeJenkins, make_loop_config: LoopConfig
+) -> None:
+    fake_jenkins.lifecycle = Lifecycle(start_after=0, run_for=0, result="SUCCESS")
+    payload = body("firing-single-bearer")
+    payload["alerts"][0]["annotations"].update(drift_score="0.27", threshold="0.2")
+    with Running(make_loop_config("ci", verify_within="1h")) as bridge:
+        answer = bridge.client.post("/alerts", json=payload, headers=auth_headers())
+        dispatch_id = answer.get_json()["alerts"][0]["dispatch_id"]
+        bridge.wait_run(dispatch_id)
+        bridge.client.post(
+            f"/api/dispatches/{dispatch_id}/result",
+            json={"result": "succeeded", "model_version": "fraud-detector:8"},
+            headers=auth_headers(),
+        )
+        bridge.client.post("/alerts", json=body("resolved-single-bearer"), headers=auth_headers())
+        trail = wait_until(
+            lambda: (t := bridge.trail(dispatch_id))["run"]["episode_outcome"] and t,
+            10,
+            "the episode to be judged",
+        )
+
+    assert trail["alert"]["fingerprint"] == "b78fc0eb9a264175"
+    assert trail["alert"]["starts_at"].startswith("2026-11-25T08:28:11")
+    assert trail["alert"]["labels"]["model"] == "fraud-detector"
+    assert trail["drift"] == {"value": "0.27", "threshold": "0.2"}
+    assert [a["outcome"] for a in trail["attempts"]] == ["success"]
+    run = trail["run"]
+    assert (run["external_id"], run["result"], run["model_version"]) == (
+        "1",
+        "succeeded",
+        "fraud-detector:8",
+    )
+    assert {"started_at", "finished_at", "duration", "url"} <= set(run)
+    assert trail["episode"]["resolved_at"] is not None
+    assert run["episode_outcome"] == "resolved_after_retraining"
