@@ -78,6 +78,14 @@ DEFAULT_VERIFY_WITHIN = 3600.0
 
 
 @dataclass(frozen=True)
+class OnFailure:
+    """A route's second chance: dispatch again once a retraining failed, while drift persists."""
+
+    redispatch_after: float = 3600.0
+    max: int = 1
+
+
+@dataclass(frozen=True)
 class Route:
     """Which alerts a route takes, where it dispatches them, and with which parameters."""
 
@@ -95,6 +103,7 @@ class Route:
     result_timeout: float | None = None
     # An alert resolved within this long after a successful run was fixed by it.
     verify_within: float = DEFAULT_VERIFY_WITHIN
+    on_failure: OnFailure | None = None
 
 
 @dataclass(frozen=True)
@@ -266,6 +275,21 @@ def _follow(reader: Reader) -> FollowConfig:
     return config
 
 
+def _on_failure(route: Reader) -> OnFailure | None:
+    if not route.has("on_failure"):
+        return None
+    reader = route.child("on_failure")
+    defaults = OnFailure()
+    policy = OnFailure(
+        redispatch_after=reader.duration(
+            "redispatch_after", defaults.redispatch_after, minimum=0.0
+        ),
+        max=reader.integer("max", defaults.max, minimum=1),
+    )
+    reader.reject_unknown()
+    return policy
+
+
 def _route(reader: Reader, targets: set[str]) -> Route:
     # ``targets``: every declared name, usable or not; a target with problems of its own is
     # reported there, not again as unknown here.
@@ -299,6 +323,7 @@ def _route(reader: Reader, targets: set[str]) -> Route:
         continue_matching=reader.boolean("continue", False),
         result_timeout=reader.duration("result_timeout", None, minimum=1.0),
         verify_within=reader.duration("verify_within", defaults.verify_within, minimum=0.0),
+        on_failure=_on_failure(reader),
     )
     reader.reject_unknown()
     return route

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from bridge.config import BridgeConfig
+from bridge.redispatch import redispatch_failed
 from bridge.store import Store, StoreError
 from bridge.store.run_records import FollowedRun, RunUpdate
 from bridge.targets import DispatchError
@@ -45,7 +46,10 @@ class Follower:
         config: BridgeConfig,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        on_redispatch: Callable[[], None] | None = None,
     ) -> None:
+        # Called after on_failure made dispatches (the dispatcher's wake), to send them now.
+        self._on_redispatch = on_redispatch
         self._store = store
         self._config = config
         self._clock = clock
@@ -92,6 +96,8 @@ class Follower:
                     "dispatch_id=%s: no result within result_timeout: timed_out", dispatch_id
                 )
             self._store.settle_episodes(now)
+            if redispatch_failed(self._store, self._config, now) and self._on_redispatch:
+                self._on_redispatch()
         with self._lock:
             free = self._config.follow.concurrency - len(self._in_flight)
         if free <= 0:

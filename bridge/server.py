@@ -26,7 +26,7 @@ def build_app(config: BridgeConfig) -> Flask:
     store = SQLiteStore(config.store_path)
     dispatcher = Dispatcher(store, config)
     dispatcher.start()
-    follower = Follower(store, config)
+    follower = Follower(store, config, on_redispatch=dispatcher.wake)
     follower.start()
     app = create_app(config, store, dispatcher, follower)
     # Everything loaded so far lives as long as the process: keep the cyclic garbage collector

@@ -19,7 +19,7 @@ from bridge.store.records import (
     NewEpisode,
     Requeue,
 )
-from bridge.store.run_records import FollowedRun, ReportedResult, RunUpdate
+from bridge.store.run_records import FailedRun, FollowedRun, ReportedResult, RunUpdate
 
 T = TypeVar("T")
 
@@ -167,6 +167,14 @@ class Store(Protocol):
 
     def report_result(self, report: ReportedResult) -> dict[str, Any] | None:
         """Record a result reported by the job (idempotent); None for an unknown dispatch."""
+        ...
+
+    def failed_runs(self, route: str, finished_before: float) -> list[FailedRun]:
+        """The route's failed runs finished before then whose episode still fires."""
+        ...
+
+    def add_redispatch(self, failed_dispatch_id: str, new: NewDispatch | None) -> bool:
+        """Record the dispatch on_failure made for a failed run (None: no more for it)."""
         ...
 
     def running_runs(self) -> list[tuple[str, str, int]]:

@@ -53,6 +53,17 @@ class RunUpdate:
 
 
 @dataclass(frozen=True)
+class FailedRun:
+    """A failed retraining whose episode still fires: a candidate for the route's on_failure."""
+
+    dispatch_id: str
+    route: str
+    episode_id: int
+    context: dict[str, Any]  # the dispatch's template variables
+    redispatches: int  # made for this episode so far
+
+
+@dataclass(frozen=True)
 class ReportedResult:
     """A result the job reported itself (``POST /api/dispatches/<id>/result``)."""
 

@@ -137,6 +137,8 @@ CREATE TABLE IF NOT EXISTS runs (
     reported_url TEXT,
     reported_at REAL,
     episode_outcome TEXT,
+    -- The dispatch a route's on_failure made after this run failed.
+    redispatched_as TEXT,
     updated_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_due ON runs (state, next_poll_at);

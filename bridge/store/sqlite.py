@@ -25,8 +25,15 @@ from typing import Any, TypeVar
 
 from bridge.store import sqlite_audit, sqlite_outbox, sqlite_runs
 from bridge.store.base import OutboxStats, StoreError
-from bridge.store.records import AttemptRecord, ClaimedDispatch, Episode, EpisodeKey, Requeue
-from bridge.store.run_records import FollowedRun, ReportedResult, RunUpdate
+from bridge.store.records import (
+    AttemptRecord,
+    ClaimedDispatch,
+    Episode,
+    EpisodeKey,
+    NewDispatch,
+    Requeue,
+)
+from bridge.store.run_records import FailedRun, FollowedRun, ReportedResult, RunUpdate
 from bridge.store.schema import SCHEMA, SCHEMA_VERSION
 from bridge.store.sqlite_transaction import SQLiteTransaction, write_counts
 
@@ -273,6 +280,15 @@ class SQLiteStore:
         """Record a result reported by the job (idempotent); None for an unknown dispatch."""
         with self.transaction() as txn:
             return sqlite_runs.report_result(txn, report)
+
+    def failed_runs(self, route: str, finished_before: float) -> list[FailedRun]:
+        """The route's failed runs finished before then whose episode still fires."""
+        return self._read(sqlite_runs.failed_runs, route, finished_before)
+
+    def add_redispatch(self, failed_dispatch_id: str, new: NewDispatch | None) -> bool:
+        """Record the dispatch on_failure made for a failed run (None: no more for it)."""
+        with self.transaction() as txn:
+            return sqlite_runs.add_redispatch(txn, failed_dispatch_id, new)
 
     def running_runs(self) -> list[tuple[str, str, int]]:
         """(route, target, runs not finished), for the running gauge."""

@@ -7,7 +7,9 @@ from typing import Any
 
 from bridge import metrics
 from bridge.metrics import EpisodeOutcome, RetrainingResult
+from bridge.store.records import NewDispatch
 from bridge.store.run_records import (
+    FailedRun,
     FollowedRun,
     NewRun,
     ReportedResult,
@@ -245,3 +247,49 @@ def _set_outcome(
     )
     if cursor.rowcount == 1:
         txn.count(metrics.EPISODES_TOTAL, {"route": route, "outcome": outcome.value})
+
+
+def failed_runs(
+    conn: sqlite3.Connection, route: str, finished_before: float, limit: int = 100
+) -> list[FailedRun]:
+    """The route's failed runs finished before ``finished_before`` whose episode still fires."""
+    rows = conn.execute(
+        "SELECT r.dispatch_id, r.route, d.episode_id, d.context,"
+        " (SELECT COUNT(*) FROM dispatches x WHERE x.episode_id = d.episode_id"
+        " AND x.kind LIKE 'redispatch-%') AS n"
+        " FROM runs r JOIN dispatches d ON d.id = r.dispatch_id"
+        " JOIN episodes e ON e.id = d.episode_id"
+        " WHERE r.route = ? AND r.state = 'completed' AND r.result != ?"
+        " AND r.redispatched_as IS NULL AND e.state = 'firing' AND r.finished_at <= ?"
+        " LIMIT ?",
+        (route, _SUCCEEDED, finished_before, limit),
+    ).fetchall()
+    return [
+        FailedRun(
+            dispatch_id=row["dispatch_id"],
+            route=row["route"],
+            episode_id=row["episode_id"],
+            context=json.loads(row["context"]),
+            redispatches=row["n"],
+        )
+        for row in rows
+    ]
+
+
+def add_redispatch(
+    txn: SQLiteTransaction, failed_dispatch_id: str, new: NewDispatch | None
+) -> bool:
+    """Record the dispatch made for a failed run (None: the route's max is reached)."""
+    cursor = txn.conn.execute(
+        "UPDATE runs SET redispatched_as = ? WHERE dispatch_id = ? AND redispatched_as IS NULL",
+        ("" if new is None else new.id, failed_dispatch_id),
+    )
+    if cursor.rowcount != 1:
+        return False
+    if new is not None:
+        txn.add_dispatch(new)
+        txn.count(
+            metrics.DISPATCHES_TOTAL,
+            {"target": new.target, "outcome": metrics.DispatchOutcome.CREATED},
+        )
+    return True

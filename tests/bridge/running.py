@@ -22,7 +22,7 @@ class Running:
         self.config = config
         self.store = SQLiteStore(config.store_path)
         self.dispatcher = Dispatcher(self.store, config)
-        self.follower = Follower(self.store, config)
+        self.follower = Follower(self.store, config, on_redispatch=self.dispatcher.wake)
         self.client: FlaskClient = create_app(
             config, self.store, self.dispatcher, self.follower
         ).test_client()

@@ -198,3 +198,29 @@ def test_the_audit_gives_the_whole_chain_in_one_answer(
     assert {"started_at", "finished_at", "duration", "url"} <= set(run)
     assert trail["episode"]["resolved_at"] is not None
     assert run["episode_outcome"] == "resolved_after_retraining"
+
+
+def test_on_failure_dispatches_once_more_while_drift_persists(
+    fake_jenkins: FakeJenkins, make_loop_config: LoopConfig
+) -> None:
+    fake_jenkins.lifecycle = Lifecycle(start_after=0, run_for=0, result="FAILURE")
+    config = make_loop_config("ci", on_failure={"redispatch_after": "0s", "max": 1})
+    with Running(config) as bridge:
+        first = bridge.fire()
+        bridge.wait_run(first)
+
+        def redispatched() -> list[dict[str, Any]] | None:
+            listed = bridge.client.get("/api/dispatches", headers=auth_headers()).get_json()
+            return listed["dispatches"] if len(listed["dispatches"]) == 2 else None
+
+        second = next(
+            d["id"] for d in wait_until(redispatched, 10, "a second dispatch") if d["id"] != first
+        )
+        trail = bridge.wait_run(second)
+        time.sleep(1.5)  # the second failure must not cause a third dispatch (max: 1)
+        listed = bridge.client.get("/api/dispatches", headers=auth_headers()).get_json()
+
+    assert trail["kind"] == "redispatch-1"
+    assert trail["run"]["result"] == "failed"
+    assert len(listed["dispatches"]) == 2
+    assert len(fake_jenkins.builds_of("ml/retrain")) == 2
