@@ -5,10 +5,13 @@ make that data the new reference, so the model's drift returns to baseline. This
 last step against the simulating exporter (``POST /api/models/<model>/retrain``) after pretending
 to train. A real job would do the same with its own reference store.
 
-    python -m demo.retrain_job --exporter-url http://127.0.0.1:9911 [--training-seconds 3]
+    python -m demo.retrain_job --exporter-url http://127.0.0.1:9911 [--training-seconds 3] \
+        [--bridge-url http://127.0.0.1:9912 --bridge-token-file alertmanager.token]
 
 The model comes from the ``MODEL`` parameter (or the alert's ``model`` label); the bridge also
-passes ``DRIFT_BRIDGE_DISPATCH_ID`` and the rest of the alert in the environment.
+passes ``DRIFT_BRIDGE_DISPATCH_ID`` and the rest of the alert in the environment. With
+``--bridge-url``, the job reports its result and the new model's version back to the bridge
+(``POST /api/dispatches/<id>/result``), as the example Jenkinsfile and workflow do.
 """
 
 import argparse
@@ -16,6 +19,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from urllib.parse import quote
 
 import requests
@@ -28,6 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="retrain_job", description=__doc__.splitlines()[0])
     parser.add_argument("--exporter-url", required=True)
     parser.add_argument("--training-seconds", type=float, default=3.0)
+    parser.add_argument("--bridge-url", help="report the result and model version here")
+    parser.add_argument("--bridge-token-file", help="the bearer token for --bridge-url")
     args = parser.parse_args(argv)
     model = os.environ.get("MODEL") or os.environ.get("DRIFT_BRIDGE_LABEL_MODEL")
     dispatch_id = os.environ.get("DRIFT_BRIDGE_DISPATCH_ID", "-")
@@ -48,7 +54,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"retrain_job: {url}: HTTP {response.status_code}: {response.text}", file=sys.stderr)
         return 1
     print(f"{model}: new reference set; drift is back to baseline")
+    if args.bridge_url and dispatch_id != "-":
+        version = f"{model}:{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+        report(args.bridge_url, args.bridge_token_file, dispatch_id, version)
     return 0
+
+
+def report(bridge_url: str, token_file: str | None, dispatch_id: str, version: str) -> None:
+    """Tell the bridge the retraining succeeded and which model version it produced."""
+    token = Path(token_file).read_text().strip() if token_file else ""
+    url = f"{bridge_url.rstrip('/')}/api/dispatches/{quote(dispatch_id, safe='')}/result"
+    try:
+        response = requests.post(
+            url,
+            json={"result": "succeeded", "model_version": version},
+            headers={"Authorization": f"Bearer {token}"} if token else {},
+            timeout=10,
+        )
+    except requests.RequestException as err:
+        # The model is retrained either way; the bridge still sees the exit status.
+        print(f"retrain_job: cannot report to the bridge: {err}", file=sys.stderr)
+        return
+    print(f"reported {version} to the bridge (HTTP {response.status_code})")
 
 
 if __name__ == "__main__":

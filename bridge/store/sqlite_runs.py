@@ -164,6 +164,9 @@ def report_result(txn: SQLiteTransaction, report: ReportedResult) -> dict[str, A
         " reported_url = COALESCE(?, reported_url), reported_at = COALESCE(reported_at, ?),"
         " result = CASE WHEN state = 'completed' THEN result ELSE ? END,"
         " finished_at = CASE WHEN state = 'completed' THEN finished_at ELSE ? END,"
+        # Not followed (or not seen to finish): from the run's start, else its dispatch, to now.
+        " duration = CASE WHEN state = 'completed' THEN duration"
+        " ELSE ? - COALESCE(started_at, created_at) END,"
         " next_poll_at = NULL, updated_at = ?, state = 'completed'"
         " WHERE dispatch_id = ? RETURNING route, target, state, result, duration",
         (
@@ -171,6 +174,7 @@ def report_result(txn: SQLiteTransaction, report: ReportedResult) -> dict[str, A
             report.url,
             report.now,
             report.result,
+            report.now,
             report.now,
             report.now,
             report.dispatch_id,

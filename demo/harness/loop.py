@@ -92,8 +92,17 @@ def _bridge_config(settings: DemoSettings, work: Path, port: int, exporter: str)
         exporter,
         "--training-seconds",
         str(settings.training_seconds),
+        "--bridge-url",
+        f"http://127.0.0.1:{port}",
+        "--bridge-token-file",
+        str(work / "alertmanager.token"),
     ]
+    # Started detached and followed to its exit status; it reports its model version itself.
+    config["targets"]["retrain-job"]["mode"] = "submit"
+    config["targets"]["retrain-job"]["jobs_dir"] = str(work / "jobs")
+    config["routes"][0]["result_timeout"] = "5m"
     config["dispatch"] = {"poll_interval": "200ms"}
+    config["follow"] = {"poll_interval": "500ms"}
     path = work / "bridge.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -182,10 +191,11 @@ def watch(
                 timeline.threshold = threshold
         last = observer.snapshot()
         dispatches = last.dispatches_for(settings.drifting)
-        if dispatches and dispatches[0]["episode_state"] == "resolved":
+        if dispatches:
             trail = observer.trail(dispatches[0]["id"])
         timeline.update(elapsed, last, trail)
-        if "resolution recorded" in timeline.milestones and trail is not None:
+        closed = {"resolution recorded", "retraining finished"} <= set(timeline.milestones)
+        if closed and trail is not None:
             return DemoResult(
                 True,
                 "the loop closed",
@@ -224,6 +234,14 @@ def verdict(result: DemoResult, settings: DemoSettings) -> DemoResult:
         problems.append(f"{len(healthy)} dispatch(es) for the healthy {settings.healthy}")
     if result.trail is None or result.trail["episode"]["state"] != "resolved":
         problems.append("the resolution was not recorded")
+    run = (result.trail or {}).get("run") or {}
+    if run.get("result") != "succeeded":
+        problems.append(
+            f"the retraining did not succeed: {run.get('result') or 'no result'} "
+            f"({run.get('detail') or 'not followed'})"
+        )
+    elif not run.get("model_version"):
+        problems.append("the retraining reported no model version")
     if problems:
         result.closed = False
         result.reason = "; ".join(problems)

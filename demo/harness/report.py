@@ -14,6 +14,7 @@ MILESTONES = (
     "webhook recorded",
     "retraining dispatched",
     "model retrained",
+    "retraining finished",
     "drift back to baseline",
     "alert resolved",
     "resolution recorded",
@@ -100,6 +101,14 @@ class Timeline:
                 )
         if retrained:
             self._mark("model retrained", elapsed, f"{model}'s reference reset by the job")
+        run = (trail or {}).get("run") or {}
+        if run.get("state") == "completed":
+            self._mark(
+                "retraining finished",
+                _seconds(run["finished_at"]) - offset if run.get("finished_at") else elapsed,
+                f"run {run.get('external_id') or '-'} {run['result']}, model version "
+                f"{run.get('model_version') or '(none reported)'}",
+            )
             if score <= self.threshold:
                 self._mark("drift back to baseline", elapsed, f"{model} {score:.3f}")
         if "alert firing" in self.milestones and alert is None:
@@ -143,6 +152,14 @@ class Timeline:
         if trail is not None:
             decisions = [d["decision"] for d in trail["decisions"]]
             print(f"  decisions about that episode: {', '.join(decisions)}", file=out)
+            run = trail.get("run") or {}
+            duration = f"{run['duration']:.1f}s" if run.get("duration") is not None else "?"
+            print(
+                f"  retraining run: {run.get('result') or 'no result'} after {duration}, "
+                f"model version {run.get('model_version') or '(none reported)'}, episode "
+                f"{run.get('episode_outcome') or 'not judged yet'}",
+                file=out,
+            )
         print("\nWhere to look (while it runs; `drift-demo --keep-running` keeps it up):", file=out)
         print(f"  Prometheus       {urls['prometheus']}/alerts", file=out)
         print(f"  Alertmanager     {urls['alertmanager']}", file=out)
