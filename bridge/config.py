@@ -85,6 +85,10 @@ class BridgeConfig:
     # The annotation (or, failing that, label) whose value templates see as ``value``.
     value_from: str = "drift_score"
 
+    def route(self, name: str) -> Route | None:
+        """The route called ``name``, if the config has one (names are unique)."""
+        return next((route for route in self.routes if route.name == name), None)
+
     def routes_for(self, labels: Mapping[str, str]) -> list[Route]:
         """The routes an alert with ``labels`` takes: the first match, and more with continue."""
         chosen = []

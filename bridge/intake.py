@@ -28,9 +28,13 @@ from bridge.store.records import (
     DispatchState,
     Episode,
     EpisodeKey,
+    EpisodeOutcome,
+    EpisodeState,
+    NewDecision,
     NewDispatch,
     NewEpisode,
 )
+from bridge.targets import FailureReason
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +103,13 @@ def record_notification(
 
     def decide(txn: Transaction) -> tuple[int, list[AlertOutcome]]:
         outcomes: list[AlertOutcome] = []
-        notification_id = txn.add_notification(notification, now, payload, remote_addr, user_agent)
+        notification_id = txn.add_notification(
+            notification,
+            received_at=now,
+            payload=payload,
+            remote_addr=remote_addr,
+            user_agent=user_agent,
+        )
         txn.count(metrics.NOTIFICATIONS_TOTAL, {"outcome": NotificationOutcome.ACCEPTED})
         if notification.truncated_alerts:
             txn.count(metrics.TRUNCATED_ALERTS_TOTAL, {}, notification.truncated_alerts)
@@ -209,33 +219,37 @@ class _Case:
         """Record the decision (and count it); return it for the response and the log."""
         alert = self.alert
         outcome = AlertOutcome(
-            self.index,
-            alert.fingerprint,
-            alert.status,
-            None if route is None else route.name,
-            None if route is None else route.target,
-            decision,
-            reason,
-            dispatch_id,
-            dispatch_state,
+            index=self.index,
+            fingerprint=alert.fingerprint,
+            status=alert.status,
+            route=None if route is None else route.name,
+            target=None if route is None else route.target,
+            decision=decision,
+            reason=reason,
+            dispatch_id=dispatch_id,
+            dispatch_state=dispatch_state,
         )
         self.txn.add_decision(
-            self.notification_id,
-            self.index,
-            alert.fingerprint,
-            alert.starts_at.canonical,
-            alert.status,
-            outcome.route,
-            decision,
-            reason,
-            None if episode is None else episode.id,
-            dispatch_id,
-            self.now,
+            NewDecision(
+                notification_id=self.notification_id,
+                alert_index=self.index,
+                fingerprint=alert.fingerprint,
+                starts_at=alert.starts_at.canonical,
+                alert_status=alert.status,
+                route=outcome.route,
+                decision=decision,
+                reason=reason,
+                episode_id=None if episode is None else episode.id,
+                dispatch_id=dispatch_id,
+                decided_at=self.now,
+            )
         )
         self.txn.count(metrics.ALERTS_TOTAL, {"decision": decision})
         return outcome
 
-    def add_dispatch(self, route: Route, planned: _Planned, episode: Episode, kind: str) -> None:
+    def add_dispatch(
+        self, route: Route, planned: _Planned, episode: Episode, kind: EpisodeState
+    ) -> None:
         """Put a planned dispatch in the outbox."""
         target = self.config.targets.get(route.target)
         self.txn.add_dispatch(
@@ -250,7 +264,7 @@ class _Case:
                 context_json=planned.context_json,
                 request_json=planned.request_json,
                 error=planned.error,
-                reason="invalid_request" if planned.error is not None else None,
+                reason=FailureReason.INVALID_REQUEST if planned.error is not None else None,
                 created_at=self.now,
                 deadline_at=self.now + self.config.dispatch.backoff.deadline,
             )
@@ -273,9 +287,9 @@ class _Case:
 
 
 _EPISODE_OUTCOME = {
-    DispatchState.PENDING: "dispatched",
-    DispatchState.DRY_RUN: "dry_run",
-    DispatchState.DEAD: "invalid",
+    DispatchState.PENDING: EpisodeOutcome.DISPATCHED,
+    DispatchState.DRY_RUN: EpisodeOutcome.DRY_RUN,
+    DispatchState.DEAD: EpisodeOutcome.INVALID,
 }
 
 
@@ -293,17 +307,17 @@ def _decide_firing(case: _Case, match: _Match) -> AlertOutcome:
             episode.dispatch_id,
         )
 
-    def new_episode(outcome: str, dispatch_id: str | None) -> Episode:
+    def new_episode(outcome: EpisodeOutcome, dispatch_id: str | None) -> Episode:
         return txn.add_episode(
             NewEpisode(
-                key,
-                dict(case.alert.labels),
-                match.cooldown_key,
-                "firing",
-                outcome,
-                dispatch_id,
-                case.notification_id,
-                case.now,
+                key=key,
+                labels=dict(case.alert.labels),
+                cooldown_key=match.cooldown_key,
+                state=EpisodeState.FIRING,
+                outcome=outcome,
+                dispatch_id=dispatch_id,
+                notification_id=case.notification_id,
+                opened_at=case.now,
             )
         )
 
@@ -312,14 +326,14 @@ def _decide_firing(case: _Case, match: _Match) -> AlertOutcome:
         if last is not None and case.now - last[0] < route.cooldown:
             return case.decided(
                 route,
-                new_episode("cooldown_skipped", None),
+                new_episode(EpisodeOutcome.COOLDOWN_SKIPPED, None),
                 Decision.COOLDOWN_SKIPPED,
                 f"within the route's cooldown of {route.cooldown:g}s for {match.cooldown_key}: "
                 f"dispatch {last[1]} was {case.now - last[0]:.0f}s ago",
             )
     planned = match.planned or _plan_dispatch(case.config, route, case.notification, case.alert)
     episode = new_episode(_EPISODE_OUTCOME[planned.state], planned.id)
-    case.add_dispatch(route, planned, episode, "firing")
+    case.add_dispatch(route, planned, episode, EpisodeState.FIRING)
     return case.decided(
         route,
         episode,
@@ -337,16 +351,16 @@ def _decide_resolved(case: _Case, match: _Match) -> AlertOutcome:
     if episode is None:
         episode = txn.add_episode(
             NewEpisode(
-                key,
-                dict(alert.labels),
-                match.cooldown_key,
-                "resolved",
-                "resolved_before_firing",
-                None,
-                case.notification_id,
-                case.now,
-                case.now,
-                ends_at,
+                key=key,
+                labels=dict(alert.labels),
+                cooldown_key=match.cooldown_key,
+                state=EpisodeState.RESOLVED,
+                outcome=EpisodeOutcome.RESOLVED_BEFORE_FIRING,
+                dispatch_id=None,
+                notification_id=case.notification_id,
+                opened_at=case.now,
+                resolved_at=case.now,
+                ends_at=ends_at,
             )
         )
         return case.decided(
@@ -366,7 +380,7 @@ def _decide_resolved(case: _Case, match: _Match) -> AlertOutcome:
     if route.on_resolve == "dispatch" and episode.dispatch_id is not None:
         # Rare enough (opt-in, once per episode) to plan inside the transaction.
         planned = _plan_dispatch(case.config, route, case.notification, alert)
-        case.add_dispatch(route, planned, episode, "resolved")
+        case.add_dispatch(route, planned, episode, EpisodeState.RESOLVED)
         return case.decided(
             route,
             episode,

@@ -7,20 +7,20 @@ from pathlib import Path
 import pytest
 
 from bridge.store import SQLiteStore, StoreError
-from bridge.store.records import EpisodeKey, NewEpisode, Requeue
+from bridge.store.records import EpisodeKey, EpisodeOutcome, EpisodeState, NewEpisode, Requeue
 from bridge.store.sqlite_transaction import SQLiteTransaction
 
 
 def episode(n: int) -> NewEpisode:
     return NewEpisode(
-        EpisodeKey("route", f"fp{n}", "2026-11-25T08:28:11.022000000Z"),
-        {"model": f"m{n}"},
-        "{}",
-        "firing",
-        "cooldown_skipped",
-        None,
-        0,
-        time.time(),
+        key=EpisodeKey("route", f"fp{n}", "2026-11-25T08:28:11.022000000Z"),
+        labels={"model": f"m{n}"},
+        cooldown_key="{}",
+        state=EpisodeState.FIRING,
+        outcome=EpisodeOutcome.COOLDOWN_SKIPPED,
+        dispatch_id=None,
+        notification_id=0,
+        opened_at=time.time(),
     )
 
 
