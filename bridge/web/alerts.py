@@ -16,11 +16,11 @@ from bridge.metrics import NotificationOutcome
 from bridge.payload import PayloadError, parse_notification
 from bridge.store import StoreError
 from bridge.web import auth
-from bridge.web.errors import error_response
+from bridge.web.errors import WEBHOOK_BLUEPRINT, error_response
 from bridge.web.state import current_bridge
 
 log = logging.getLogger(__name__)
-blueprint = Blueprint("alerts", __name__)
+blueprint = Blueprint(WEBHOOK_BLUEPRINT, __name__)
 
 
 @blueprint.post("/alerts")
@@ -83,16 +83,4 @@ def receive() -> ResponseReturnValue:
             }
             for o in result.outcomes
         ],
-    )
-
-
-@blueprint.errorhandler(413)
-def too_large(_err: Exception) -> ResponseReturnValue:
-    """Count and explain a body over ``max_body_bytes``."""
-    state = current_bridge()
-    state.count_rejected(NotificationOutcome.TOO_LARGE)
-    return error_response(
-        413,
-        f"request body larger than the limit of {state.config.server.max_body_bytes} bytes "
-        "(max_body_bytes)",
     )

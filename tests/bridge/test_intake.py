@@ -307,12 +307,20 @@ def test_bodies_over_the_limit_get_413(
 
     config_data["max_body_bytes"] = 2048
     config = write_config(config_data)
-    client = create_app(config, SQLiteStore(config.store_path)).test_client()
+    store = SQLiteStore(config.store_path)
+    client = create_app(config, store).test_client()
     payload = body("firing-grouped")
     payload["alerts"][0]["annotations"]["description"] = "x" * 4096
     response = post(client, payload)
     assert response.status_code == 413
     assert "limit of 2048 bytes (max_body_bytes)" in response.get_json()["error"]
+    # Counted as a refused webhook.
+    counted = {
+        labels["outcome"]: value
+        for name, labels, value in store.counters()
+        if name == "drift_bridge_notifications_total"
+    }
+    assert counted == {"too_large": 1}
 
 
 def test_a_store_that_cannot_write_answers_503_so_alertmanager_retries(
