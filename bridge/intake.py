@@ -11,11 +11,9 @@ episode new? inside a cooldown?) and recording run in the store's write transact
 intake of every process waits for in turn, so it holds only lookups and inserts.
 """
 
-import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from bridge import metrics
 from bridge.config import BridgeConfig, Route
@@ -35,6 +33,7 @@ from bridge.store.records import (
     NewEpisode,
 )
 from bridge.targets import FailureReason
+from common.canonical_json import canonical_json
 
 log = logging.getLogger(__name__)
 
@@ -163,11 +162,8 @@ def _plan(
 
 
 def _cooldown_key(route: Route, alert: Alert) -> str:
-    return json.dumps(
-        {name: alert.labels.get(name, "") for name in route.cooldown_by},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+    # Compared as text with the keys of stored episodes: canonical JSON gives equal text.
+    return canonical_json({name: alert.labels.get(name, "") for name in route.cooldown_by})
 
 
 def _plan_dispatch(
@@ -185,14 +181,10 @@ def _plan_dispatch(
     return _Planned(
         dispatch_id,
         state,
-        _to_json(variables),
-        None if prepared.request is None else _to_json(prepared.request),
+        canonical_json(variables),
+        None if prepared.request is None else canonical_json(prepared.request),
         prepared.error,
     )
-
-
-def _to_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
 
 
 @dataclass(frozen=True)

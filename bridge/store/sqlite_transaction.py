@@ -16,6 +16,7 @@ from bridge.store.records import (
     NewDispatch,
     NewEpisode,
 )
+from common.canonical_json import canonical_json
 
 # A counter: its name and its labels as sorted (name, value) pairs.
 CounterKey = tuple[str, tuple[tuple[str, str], ...]]
@@ -24,8 +25,8 @@ _EPISODE_COLUMNS = "id, route, fingerprint, starts_at, state, outcome, dispatch_
 
 
 def labels_key(labels: Mapping[str, str]) -> str:
-    """Labels as canonical JSON, the key of a counter or a cooldown."""
-    return json.dumps(dict(sorted(labels.items())), separators=(",", ":"))
+    """Labels as canonical JSON, the key of a counter or a cooldown (compared as text)."""
+    return canonical_json(dict(labels))
 
 
 def _episode(row: sqlite3.Row) -> Episode:
@@ -40,7 +41,7 @@ def _episode(row: sqlite3.Row) -> Episode:
 
 def to_json(value: Any) -> str | None:
     """Compact JSON text, or None."""
-    return None if value is None else json.dumps(value, separators=(",", ":"))
+    return None if value is None else canonical_json(value)
 
 
 def from_json(value: str | None) -> Any:

@@ -26,7 +26,6 @@ over and over; it becomes a dead letter to retry by hand once looked at.
 """
 
 import contextlib
-import json
 import os
 import re
 import signal
@@ -49,6 +48,7 @@ from bridge.targets.base import (
 )
 from bridge.targets.templates import compile_template, render
 from bridge.templating import Template
+from common.canonical_json import canonical_json
 
 PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
 # sysexits.h: "temporary failure; the user is invited to retry".
@@ -207,10 +207,8 @@ def alert_environment(job: Job) -> dict[str, str]:
         "DRIFT_BRIDGE_STATUS": str(variables.get("status", "")),
         "DRIFT_BRIDGE_FINGERPRINT": str(variables.get("fingerprint", "")),
         "DRIFT_BRIDGE_STARTS_AT": str(variables.get("starts_at", "")),
-        "DRIFT_BRIDGE_LABELS_JSON": json.dumps(labels, sort_keys=True, separators=(",", ":")),
-        "DRIFT_BRIDGE_ANNOTATIONS_JSON": json.dumps(
-            annotations, sort_keys=True, separators=(",", ":")
-        ),
+        "DRIFT_BRIDGE_LABELS_JSON": canonical_json(labels),
+        "DRIFT_BRIDGE_ANNOTATIONS_JSON": canonical_json(annotations),
     }
     if variables.get("value") is not None:
         env["DRIFT_BRIDGE_VALUE"] = str(variables["value"])

@@ -53,7 +53,6 @@ from bridge.targets.base import (
 from bridge.targets.http import (
     HttpSettings,
     check_response,
-    compact_json,
     read_base_url,
     read_http_settings,
     response_excerpt,
@@ -63,6 +62,7 @@ from bridge.targets.http import (
 )
 from bridge.targets.templates import compile_template, is_templated, render
 from bridge.templating import Template
+from common.canonical_json import canonical_json
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +226,8 @@ def _check_inputs(inputs: Mapping[str, Any]) -> None:
     not_strings = sorted(name for name, value in inputs.items() if not isinstance(value, str))
     if not_strings:
         raise invalid(f"workflow_dispatch inputs must be strings: {', '.join(not_strings)}")
-    size = len(compact_json(inputs))
+    # As GitHub measures it: compact, characters not escaped.
+    size = len(canonical_json(inputs, ascii_only=False))
     if size > MAX_INPUTS_JSON:
         raise invalid(
             f"GitHub allows at most {MAX_INPUTS_JSON:,} characters of workflow_dispatch inputs "
