@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 from bridge import metrics
-from bridge.config import BridgeConfig, Route
+from bridge.config import BridgeConfig, OnResolve, Route
 from bridge.metrics import DispatchOutcome, NotificationOutcome
 from bridge.payload import Alert, Notification
 from bridge.prepare import alert_variables, new_dispatch_id, prepare
@@ -369,7 +369,7 @@ def _decide_resolved(case: _Case, match: _Match) -> AlertOutcome:
             f"episode {episode.id} already resolved",
             episode.dispatch_id,
         )
-    if route.on_resolve == "dispatch" and episode.dispatch_id is not None:
+    if route.on_resolve == OnResolve.DISPATCH and episode.dispatch_id is not None:
         # Rare enough (opt-in, once per episode) to plan inside the transaction.
         planned = _plan_dispatch(case.config, route, case.notification, alert)
         case.add_dispatch(route, planned, episode, EpisodeState.RESOLVED)

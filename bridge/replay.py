@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from bridge.config import BridgeConfig
+from bridge.config import BridgeConfig, OnResolve
 from bridge.payload import parse_notification
 from bridge.prepare import alert_variables, prepare
 
@@ -23,7 +23,7 @@ def replay(config: BridgeConfig, body: Any) -> dict[str, Any]:
             prepared = prepare(config, route, variables)
             if alert.firing:
                 action = "dispatch (unless a duplicate or inside the cooldown)"
-            elif route.on_resolve == "dispatch":
+            elif route.on_resolve == OnResolve.DISPATCH:
                 action = "close the episode and dispatch on resolve"
             else:
                 action = "close the episode; nothing is sent"
@@ -33,7 +33,7 @@ def replay(config: BridgeConfig, body: Any) -> dict[str, Any]:
                 "action": action,
                 "dry_run": config.dry_run or route.dry_run,
             }
-            if alert.firing or route.on_resolve == "dispatch":
+            if alert.firing or route.on_resolve == OnResolve.DISPATCH:
                 if prepared.error is not None:
                     entry["error"] = prepared.error
                 else:
