@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from bridge import metrics
 from bridge.config import BridgeConfig, OnResolve, Route
 from bridge.metrics import DispatchOutcome, NotificationOutcome
-from bridge.payload import Alert, Notification
+from bridge.payload import Alert, AlertStatus, Notification
 from bridge.prepare import alert_variables, new_dispatch_id, prepare
 from bridge.store import Store, Transaction
 from bridge.store.records import (
@@ -27,7 +27,6 @@ from bridge.store.records import (
     Episode,
     EpisodeKey,
     EpisodeOutcome,
-    EpisodeState,
     NewDecision,
     NewDispatch,
     NewEpisode,
@@ -240,7 +239,7 @@ class _Case:
         return outcome
 
     def add_dispatch(
-        self, route: Route, planned: _Planned, episode: Episode, kind: EpisodeState
+        self, route: Route, planned: _Planned, episode: Episode, kind: AlertStatus
     ) -> None:
         """Put a planned dispatch in the outbox."""
         target = self.config.targets.get(route.target)
@@ -305,7 +304,7 @@ def _decide_firing(case: _Case, match: _Match) -> AlertOutcome:
                 key=key,
                 labels=dict(case.alert.labels),
                 cooldown_key=match.cooldown_key,
-                state=EpisodeState.FIRING,
+                state=AlertStatus.FIRING,
                 outcome=outcome,
                 dispatch_id=dispatch_id,
                 notification_id=case.notification_id,
@@ -325,7 +324,7 @@ def _decide_firing(case: _Case, match: _Match) -> AlertOutcome:
             )
     planned = match.planned or _plan_dispatch(case.config, route, case.notification, case.alert)
     episode = new_episode(_EPISODE_OUTCOME[planned.state], planned.id)
-    case.add_dispatch(route, planned, episode, EpisodeState.FIRING)
+    case.add_dispatch(route, planned, episode, AlertStatus.FIRING)
     return case.decided(
         route,
         episode,
@@ -346,7 +345,7 @@ def _decide_resolved(case: _Case, match: _Match) -> AlertOutcome:
                 key=key,
                 labels=dict(alert.labels),
                 cooldown_key=match.cooldown_key,
-                state=EpisodeState.RESOLVED,
+                state=AlertStatus.RESOLVED,
                 outcome=EpisodeOutcome.RESOLVED_BEFORE_FIRING,
                 dispatch_id=None,
                 notification_id=case.notification_id,
@@ -372,7 +371,7 @@ def _decide_resolved(case: _Case, match: _Match) -> AlertOutcome:
     if route.on_resolve == OnResolve.DISPATCH and episode.dispatch_id is not None:
         # Rare enough (opt-in, once per episode) to plan inside the transaction.
         planned = _plan_dispatch(case.config, route, case.notification, alert)
-        case.add_dispatch(route, planned, episode, EpisodeState.RESOLVED)
+        case.add_dispatch(route, planned, episode, AlertStatus.RESOLVED)
         return case.decided(
             route,
             episode,

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from bridge.payload import AlertStatus
+
 
 class DispatchState(StrEnum):
     """Where a dispatch is in its life."""
@@ -43,13 +45,6 @@ class Decision(StrEnum):
     NO_ROUTE = "no_route"  # no route matches the alert's labels
 
 
-class EpisodeState(StrEnum):
-    """Whether an episode's alert still fires; also the kind of a dispatch it caused."""
-
-    FIRING = "firing"
-    RESOLVED = "resolved"
-
-
 class EpisodeOutcome(StrEnum):
     """What became of an episode when it was first seen."""
 
@@ -75,7 +70,7 @@ class Episode:
 
     id: int
     key: EpisodeKey
-    state: EpisodeState
+    state: AlertStatus
     outcome: EpisodeOutcome
     dispatch_id: str | None
 
@@ -87,7 +82,7 @@ class NewEpisode:
     key: EpisodeKey
     labels: dict[str, str]
     cooldown_key: str
-    state: EpisodeState
+    state: AlertStatus
     outcome: EpisodeOutcome
     dispatch_id: str | None
     notification_id: int
@@ -102,7 +97,7 @@ class NewDispatch:
 
     id: str
     episode_id: int
-    kind: EpisodeState  # the alert status that caused it
+    kind: AlertStatus  # the alert status that caused it
     route: str
     target: str
     target_type: str
@@ -192,7 +187,7 @@ class RequeueSource:
     route: str
     target: str
     state: DispatchState
-    kind: EpisodeState
+    kind: AlertStatus
     context: dict[str, Any]  # the template variables it was rendered with
 
 
@@ -201,7 +196,7 @@ class DispatchSummary:
     """A dispatch with its alert's identity: one line of the audit listing."""
 
     id: str
-    kind: EpisodeState
+    kind: AlertStatus
     state: DispatchState
     route: str
     target: str
@@ -216,7 +211,7 @@ class DispatchSummary:
     fingerprint: str
     starts_at: str
     labels: Mapping[str, str]
-    episode_state: EpisodeState
+    episode_state: AlertStatus
 
 
 @dataclass(frozen=True)
@@ -225,7 +220,7 @@ class EpisodeView:
 
     fingerprint: str
     starts_at: str
-    state: EpisodeState
+    state: AlertStatus
     outcome: EpisodeOutcome
     opened_at: float
     resolved_at: float | None

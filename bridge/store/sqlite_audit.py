@@ -5,6 +5,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
+from bridge.payload import AlertStatus
 from bridge.store.base import OutboxStats
 from bridge.store.records import (
     AttemptOutcome,
@@ -15,7 +16,6 @@ from bridge.store.records import (
     DispatchSummary,
     DispatchTrail,
     EpisodeOutcome,
-    EpisodeState,
     EpisodeView,
     RequeueSource,
 )
@@ -57,7 +57,7 @@ def dispatch_for_retry(conn: sqlite3.Connection, dispatch_id: str) -> RequeueSou
         route=row["route"],
         target=row["target"],
         state=DispatchState(row["state"]),
-        kind=EpisodeState(row["kind"]),
+        kind=AlertStatus(row["kind"]),
         context=json.loads(row["context"]),
     )
 
@@ -120,7 +120,7 @@ def get_dispatch(conn: sqlite3.Connection, dispatch_id: str) -> DispatchTrail | 
         episode=EpisodeView(
             fingerprint=row["fingerprint"],
             starts_at=row["starts_at"],
-            state=EpisodeState(row["episode_state"]),
+            state=AlertStatus(row["episode_state"]),
             outcome=EpisodeOutcome(row["episode_outcome"]),
             opened_at=row["opened_at"],
             resolved_at=row["resolved_at"],
@@ -160,7 +160,7 @@ def outbox_stats(conn: sqlite3.Connection, now: float) -> OutboxStats:
 def _summary(row: sqlite3.Row) -> DispatchSummary:
     return DispatchSummary(
         id=row["id"],
-        kind=EpisodeState(row["kind"]),
+        kind=AlertStatus(row["kind"]),
         state=DispatchState(row["state"]),
         route=row["route"],
         target=row["target"],
@@ -175,7 +175,7 @@ def _summary(row: sqlite3.Row) -> DispatchSummary:
         fingerprint=row["fingerprint"],
         starts_at=row["starts_at"],
         labels=json.loads(row["labels"]),
-        episode_state=EpisodeState(row["episode_state"]),
+        episode_state=AlertStatus(row["episode_state"]),
     )
 
 

@@ -5,13 +5,12 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from bridge.payload import Notification
+from bridge.payload import AlertStatus, Notification
 from bridge.store.records import (
     DispatchState,
     Episode,
     EpisodeKey,
     EpisodeOutcome,
-    EpisodeState,
     NewDecision,
     NewDispatch,
     NewEpisode,
@@ -33,7 +32,7 @@ def _episode(row: sqlite3.Row) -> Episode:
     return Episode(
         id=row["id"],
         key=EpisodeKey(row["route"], row["fingerprint"], row["starts_at"]),
-        state=EpisodeState(row["state"]),
+        state=AlertStatus(row["state"]),
         outcome=EpisodeOutcome(row["outcome"]),
         dispatch_id=row["dispatch_id"],
     )

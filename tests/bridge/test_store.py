@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bridge.payload import AlertStatus
 from bridge.store import SQLiteStore, StoreError
-from bridge.store.records import EpisodeKey, EpisodeOutcome, EpisodeState, NewEpisode, Requeue
+from bridge.store.records import EpisodeKey, EpisodeOutcome, NewEpisode, Requeue
 from bridge.store.sqlite_transaction import SQLiteTransaction, labels_key
 
 
@@ -17,7 +18,7 @@ def episode(n: int) -> NewEpisode:
         key=EpisodeKey("route", f"fp{n}", "2026-11-25T08:28:11.022000000Z"),
         labels={"model": f"m{n}"},
         cooldown_key="{}",
-        state=EpisodeState.FIRING,
+        state=AlertStatus.FIRING,
         outcome=EpisodeOutcome.COOLDOWN_SKIPPED,
         dispatch_id=None,
         notification_id=0,
