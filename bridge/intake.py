@@ -90,6 +90,7 @@ def record_notification(
     store: Store,
     config: BridgeConfig,
     notification: Notification,
+    *,
     payload: str,
     remote_addr: str | None = None,
     user_agent: str | None = None,
@@ -112,7 +113,15 @@ def record_notification(
         if notification.truncated_alerts:
             txn.count(metrics.TRUNCATED_ALERTS_TOTAL, {}, notification.truncated_alerts)
         for index, (alert, matches) in enumerate(plans):
-            case = _Case(txn, config, notification, notification_id, index, alert, now)
+            case = _Case(
+                txn=txn,
+                config=config,
+                notification=notification,
+                notification_id=notification_id,
+                index=index,
+                alert=alert,
+                now=now,
+            )
             if not matches:
                 outcomes.append(
                     case.decided(
@@ -124,6 +133,13 @@ def record_notification(
         return notification_id, outcomes
 
     notification_id, outcomes = store.atomically(decide)
+    _log_outcomes(notification, notification_id, outcomes)
+    return IntakeResult(notification_id, outcomes)
+
+
+def _log_outcomes(
+    notification: Notification, notification_id: int, outcomes: list[AlertOutcome]
+) -> None:
     if notification.truncated_alerts:
         log.warning(
             "notification %d: Alertmanager left out %d alert(s) (max_alerts); group_key=%s",
@@ -142,7 +158,6 @@ def record_notification(
             notification_id,
             outcome.reason,
         )
-    return IntakeResult(notification_id, outcomes)
 
 
 def _plan(
