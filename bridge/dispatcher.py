@@ -267,7 +267,13 @@ class _Failure:
     @classmethod
     def of(cls, err: DispatchError) -> "_Failure":
         """The failure a target raised."""
-        return cls(err.message, err.reason, err.status, err.response, err.retry_after)
+        return cls(
+            err.message,
+            err.reason,
+            status=err.status,
+            response=err.response,
+            retry_after=err.retry_after,
+        )
 
 
 @dataclass(frozen=True)

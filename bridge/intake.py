@@ -184,7 +184,9 @@ def _plan_dispatch(
     config: BridgeConfig, route: Route, notification: Notification, alert: Alert
 ) -> _Planned:
     dispatch_id = new_dispatch_id()
-    variables = alert_variables(alert, notification, route, config.value_from, dispatch_id)
+    variables = alert_variables(
+        alert, notification, route, value_from=config.value_from, dispatch_id=dispatch_id
+    )
     prepared = prepare(config, route, variables)
     if prepared.error is not None:
         state = DispatchState.DEAD
@@ -193,11 +195,11 @@ def _plan_dispatch(
     else:
         state = DispatchState.PENDING
     return _Planned(
-        dispatch_id,
-        state,
-        canonical_json(variables),
-        None if prepared.request is None else canonical_json(prepared.request),
-        prepared.error,
+        id=dispatch_id,
+        state=state,
+        context_json=canonical_json(variables),
+        request_json=None if prepared.request is None else canonical_json(prepared.request),
+        error=prepared.error,
     )
 
 
@@ -219,6 +221,7 @@ class _Case:
         episode: Episode | None,
         decision: Decision,
         reason: str,
+        *,
         dispatch_id: str | None = None,
         dispatch_state: str | None = None,
     ) -> AlertOutcome:
@@ -310,7 +313,7 @@ def _decide_firing(case: _Case, match: _Match) -> AlertOutcome:
             episode,
             Decision.DUPLICATE,
             f"episode {episode.id} (started {key.starts_at}) already seen: {episode.outcome}",
-            episode.dispatch_id,
+            dispatch_id=episode.dispatch_id,
         )
 
     def new_episode(outcome: EpisodeOutcome, dispatch_id: str | None) -> Episode:
@@ -345,8 +348,8 @@ def _decide_firing(case: _Case, match: _Match) -> AlertOutcome:
         episode,
         Decision.NEW_EPISODE,
         f"new episode: dispatch {planned.state}",
-        planned.id,
-        planned.state,
+        dispatch_id=planned.id,
+        dispatch_state=planned.state,
     )
 
 
@@ -381,7 +384,7 @@ def _decide_resolved(case: _Case, match: _Match) -> AlertOutcome:
             episode,
             Decision.RESOLVED_DUPLICATE,
             f"episode {episode.id} already resolved",
-            episode.dispatch_id,
+            dispatch_id=episode.dispatch_id,
         )
     if route.on_resolve == OnResolve.DISPATCH and episode.dispatch_id is not None:
         # Rare enough (opt-in, once per episode) to plan inside the transaction.
@@ -392,9 +395,13 @@ def _decide_resolved(case: _Case, match: _Match) -> AlertOutcome:
             episode,
             Decision.RESOLVED,
             f"episode {episode.id} closed; resolve dispatch {planned.state}",
-            planned.id,
-            planned.state,
+            dispatch_id=planned.id,
+            dispatch_state=planned.state,
         )
     return case.decided(
-        route, episode, Decision.RESOLVED, f"episode {episode.id} closed", episode.dispatch_id
+        route,
+        episode,
+        Decision.RESOLVED,
+        f"episode {episode.id} closed",
+        dispatch_id=episode.dispatch_id,
     )

@@ -19,7 +19,9 @@ def replay(config: BridgeConfig, body: Any) -> dict[str, Any]:
         routes = []
         for route in config.routes_for(alert.labels):
             dispatch_id = f"drb-replay-{index}-{route.name}"
-            variables = alert_variables(alert, notification, route, config.value_from, dispatch_id)
+            variables = alert_variables(
+                alert, notification, route, value_from=config.value_from, dispatch_id=dispatch_id
+            )
             prepared = prepare(config, route, variables)
             if alert.firing:
                 action = "dispatch (unless a duplicate or inside the cooldown)"

@@ -314,4 +314,11 @@ def from_config(name: str, reader: Reader) -> CommandTarget | None:
     reader.reject_unknown()
     if len(reader.problems) > problems or not command:
         return None
-    return CommandTarget(name, command, timeout, working_dir, env, inherit_env)
+    return CommandTarget(
+        name,
+        command,
+        timeout=timeout,
+        working_dir=working_dir,
+        env=env,
+        inherit_env=inherit_env,
+    )
