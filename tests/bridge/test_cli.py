@@ -9,7 +9,7 @@ import pytest
 from bridge.cli import main
 from bridge.store import SQLiteStore
 from bridge.web.app import create_app
-from tests.bridge.conftest import ConfigWriter, auth_headers
+from tests.support.bridge import ConfigWriter, auth_headers
 from tests.support.fixtures import FIXTURES, body
 
 

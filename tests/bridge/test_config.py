@@ -7,7 +7,7 @@ import pytest
 
 from bridge.cli import main
 from bridge.config_reader import ConfigError, parse_duration
-from tests.bridge.conftest import ConfigWriter
+from tests.support.bridge import ConfigWriter
 
 
 def problems(write_config: ConfigWriter, data: dict[str, Any]) -> list[str]:

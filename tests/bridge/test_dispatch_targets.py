@@ -8,8 +8,7 @@ import pytest
 
 from bridge.config import BridgeConfig
 from demo.harness.processes import wait_until
-from tests.bridge.conftest import ConfigWriter, auth_headers
-from tests.bridge.running import Running, seconds
+from tests.support.bridge import ConfigWriter, Running, auth_headers, seconds
 from tests.support.fakes.github import FakeGitHub
 from tests.support.fakes.jenkins import FakeJenkins
 from tests.support.fakes.webhook import FakeWebhook

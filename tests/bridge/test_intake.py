@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from bridge.config import BridgeConfig
 from bridge.store import SQLiteStore
 from bridge.store.records import DispatchSummary
-from tests.bridge.conftest import ConfigWriter, auth_headers
+from tests.support.bridge import ConfigWriter, auth_headers
 from tests.support.fixtures import body, captured
 
 
