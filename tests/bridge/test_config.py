@@ -6,7 +6,8 @@ from typing import Any
 import pytest
 
 from bridge.cli import main
-from bridge.config_reader import ConfigError, parse_duration
+from bridge.config_reader import ConfigError
+from common.durations import parse_duration
 from tests.support.bridge import ConfigWriter
 
 
