@@ -52,6 +52,7 @@ from bridge.templating import Template
 from common.canonical_json import canonical_json
 
 PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
+DEFAULT_TIMEOUT = 3600.0
 # sysexits.h: "temporary failure; the user is invited to retry".
 EX_TEMPFAIL = 75
 TAIL_CHARS = 4000
@@ -74,7 +75,7 @@ class CommandTarget:
         self,
         name: str,
         command: list[Template],
-        timeout: float = 3600.0,
+        timeout: float = DEFAULT_TIMEOUT,
         working_dir: str | None = None,
         env: Mapping[str, Template] | None = None,
         inherit_env: bool = False,
@@ -297,7 +298,7 @@ def from_config(name: str, reader: Reader) -> CommandTarget | None:
             if template is not None:
                 template.where = reader.key_path("command") + f"[{index}]"
                 command.append(template)
-    timeout = reader.duration("timeout", 3600.0, minimum=0.001)
+    timeout = reader.duration("timeout", DEFAULT_TIMEOUT, minimum=0.001)
     working_dir = reader.file_path("working_dir", None)
     if working_dir is not None and not os.path.isdir(working_dir):
         reader.problem("working_dir", f"{working_dir} is not a directory")
