@@ -49,7 +49,7 @@ class AlertOutcome:
     decision: Decision
     reason: str
     dispatch_id: str | None = None
-    dispatch_state: str | None = None
+    dispatch_state: DispatchState | None = None
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,7 @@ class _Case:
         reason: str,
         *,
         dispatch_id: str | None = None,
-        dispatch_state: str | None = None,
+        dispatch_state: DispatchState | None = None,
     ) -> AlertOutcome:
         """Record the decision (and count it); return it for the response and the log."""
         alert = self.alert
