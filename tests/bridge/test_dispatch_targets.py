@@ -105,7 +105,8 @@ def test_github_primary_rate_limit_waits_for_the_reset(
 ) -> None:
     with FakeGitHub(token="gh-token") as github:
         github.add_workflow("acme", "models", "retrain.yml", inputs=["MODEL", "dispatch_id"])
-        github.primary_rate_limit(reset_in=2)
+        # The reset is set now, before the bridge starts: leave room for a slow start-up.
+        github.primary_rate_limit(reset_in=4)
         (tmp_path / "gh.token").write_text("gh-token")
         config_data["targets"] = {
             "gh": {
