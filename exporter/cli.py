@@ -21,6 +21,7 @@ from exporter.check import (
     check_drift_and_trigger,
     read_scores_csv,
 )
+from exporter.drift.batch_commands import run_fit_command, run_spark_score_command
 from exporter.drift.commands import add_drift_commands, run_score_command, run_watch_command
 from exporter.simulation import DEFAULT_SEED, PROFILES, ModelSpec, simulate_series
 from exporter.simulator import Simulator
@@ -219,6 +220,8 @@ _COMMANDS = {
     "plot": _cmd_plot,
     "watch": run_watch_command,
     "score": run_score_command,
+    "fit": run_fit_command,
+    "spark-score": run_spark_score_command,
 }
 
 

@@ -1,0 +1,162 @@
+"""``drift-exporter fit`` and ``spark-score``, and the report-then-push ending of every batch."""
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from exporter.arguments import positive_int
+from exporter.drift.push import add_push_arguments, push_scores, push_target
+from exporter.drift.reference import Reference
+from exporter.drift.reference_file import save_reference
+from exporter.drift.scoring import WindowScore
+from exporter.drift.settings import DEFAULT_BINS, DriftSettings
+
+log = logging.getLogger(__name__)
+
+
+def add_batch_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Add ``fit`` and ``spark-score`` to the ``drift-exporter`` parser."""
+    from exporter.drift.commands import add_scoring_arguments, names
+
+    fit = commands.add_parser(
+        "fit",
+        help="fit a reference once and save it (for spark-score, or score without refitting)",
+        description="Fit the reference (bin edges, categories, a quantile grid for KS and "
+        "Wasserstein) and save it as JSON; spark-score and score take the saved file as "
+        "--reference.",
+    )
+    fit.add_argument("--reference", type=Path, required=True, metavar="FILE", help="CSV/Parquet")
+    fit.add_argument("--out", type=Path, required=True, metavar="FILE", help="the .json to write")
+    fit.add_argument("--features", type=names, action="extend", default=[], metavar="A,B,...")
+    fit.add_argument("--categorical", type=names, action="extend", default=[], metavar="A,B,...")
+    fit.add_argument("--bins", type=positive_int, default=DEFAULT_BINS)
+    fit.add_argument("--timestamp-column", metavar="COLUMN", help="left out of the features")
+
+    spark = commands.add_parser(
+        "spark-score",
+        help="score a table or Parquet data on Spark against a saved reference",
+        description="Score current data on Spark (one pass of sums over any number of rows) "
+        "against a reference saved by `fit`, print the report as `score` does, and optionally "
+        "push it to a Pushgateway. Exit status as score's: 0 no drift, 1 drift, 3 no score, 2 "
+        "error. Needs pip install 'drift-retrain-bridge[spark]'.",
+    )
+    source = spark.add_mutually_exclusive_group(required=True)
+    source.add_argument("--current", metavar="PATH", help="Parquet file or directory (any URI)")
+    source.add_argument("--table", metavar="NAME", help="a table of the Spark catalog")
+    spark.add_argument("--model", help="model name (the model label when pushing)")
+    add_scoring_arguments(spark, "every row (Spark has no row order)")
+    spark.add_argument(
+        "--window-end",
+        metavar="TIME",
+        help="with --window-time: the window ends here (ISO time, UTC without a zone) rather "
+        "than at the newest timestamp",
+    )
+    spark.add_argument("--master", help="Spark master (default: spark-submit's, or local[*])")
+    add_report_arguments(spark)
+    add_push_arguments(spark)
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--format`` and ``--threshold``, as ``score`` has them."""
+    from exporter.arguments import finite_float
+
+    parser.add_argument("--format", choices=["table", "json"], default="table")
+    parser.add_argument(
+        "--threshold",
+        type=finite_float,
+        default=0.2,
+        help="exit 1 when drift_score is above this (default 0.2, the alert's)",
+    )
+
+
+def finish(
+    args: argparse.Namespace,
+    result: WindowScore,
+    settings: DriftSettings,
+    reference: Reference,
+    current: dict[str, Any],
+) -> int:
+    """Print the report, push it if asked; 0 (no drift), 1 (drift), 3 (no score)."""
+    from exporter.drift.report import format_json, format_table, report_dict
+
+    computed_at = time.time()
+    report = report_dict(
+        result,
+        settings,
+        args.model,
+        reference={
+            "path": str(args.reference),
+            "rows": reference.rows,
+            "fit_seconds": round(reference.fit_seconds, 6),
+        },
+        current=current,
+    )
+    print(format_json(report) if args.format == "json" else format_table(report, settings.methods))
+    target = push_target(args)
+    if target is not None:
+        push_scores(target, args.model, result, reference.rows, computed_at)
+        log.info("pushed the scores of %s to %s (job %s)", args.model, target.url, target.job)
+    if result.score is None:
+        print(f"warning: no drift score: {result.detail}", file=sys.stderr)
+        return 3
+    return 1 if result.score > args.threshold else 0
+
+
+def run_fit_command(args: argparse.Namespace) -> int:
+    """``drift-exporter fit``."""
+    from exporter.drift.commands import load_reference
+
+    settings = DriftSettings(bins=args.bins, categorical=frozenset(args.categorical))
+    reference = load_reference(args, settings)
+    save_reference(reference, settings.bins, args.out)
+    print(
+        f"wrote {args.out}: {len(reference.columns)} feature(s) of {reference.rows} rows, "
+        f"fitted in {reference.fit_seconds:.3f}s"
+    )
+    return 0
+
+
+def run_spark_score_command(args: argparse.Namespace) -> int:
+    """``drift-exporter spark-score``; returns 0 (no drift), 1 (drift), 3 (no score)."""
+    from exporter.drift.commands import load_reference, settings_from
+    from exporter.drift.spark_job import CurrentData, build_session, read_current, score_spark
+
+    if args.window_rows is not None:
+        raise ValueError("--window-rows needs an order of rows; on Spark use --window-time")
+    if args.window_end is not None and args.window_time is None:
+        raise ValueError("--window-end needs --window-time")
+    push_target(args)  # bad push flags stop the job before Spark starts
+    settings = settings_from(args)
+    reference = load_reference(args, settings, saved_only=True)
+    current = CurrentData(
+        parquet=args.current,
+        table=args.table,
+        timestamp_column=args.timestamp_column,
+        seconds=args.window_time,
+        end=_seconds(args.window_end) if args.window_end else None,
+    )
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise ValueError(
+            "spark-score needs pyspark: pip install 'drift-retrain-bridge[spark]'"
+        ) from None
+    spark = build_session(args.master)
+    frame = read_current(spark, current)
+    result = score_spark(frame, reference, settings, args.current or args.table)
+    return finish(args, result, settings, reference, {**current.describe(), "engine": "spark"})
+
+
+def _seconds(text: str) -> float:
+    try:
+        stamp = pd.Timestamp(text)
+    except ValueError:
+        raise ValueError(f"--window-end: {text!r} is not a date/time") from None
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize("UTC")
+    return float(stamp.timestamp())
