@@ -4,6 +4,7 @@ import argparse
 import logging
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +147,10 @@ def run_spark_score_command(args: argparse.Namespace) -> int:
         raise ValueError(
             "spark-score needs pyspark: pip install 'drift-retrain-bridge[spark]'"
         ) from None
+    # pyspark warns about pandas 3 on every pandas UDF; the job uses only numpy on its batches.
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
     spark = build_session(args.master)
+    spark.sparkContext.setLogLevel("ERROR")
     frame = read_current(spark, current)
     result = score_spark(frame, reference, settings, args.current or args.table)
     return finish(args, result, settings, reference, {**current.describe(), "engine": "spark"})

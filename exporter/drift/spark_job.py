@@ -12,6 +12,8 @@ it. On a cluster the executors import this module, so install the package there 
 ``--py-files`` or the cluster's Python environment).
 """
 
+import os
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -73,11 +75,16 @@ def build_session(master: str | None, app_name: str = "drift-score") -> "SparkSe
     """A Spark session (local mode unless ``master`` or spark-submit says otherwise)."""
     from pyspark.sql import SparkSession
 
+    if "PYSPARK_GATEWAY_PORT" not in os.environ and (master is None or master.startswith("local")):
+        # We start the JVM ourselves, in local mode: its Python workers must be this Python
+        # (with this package and numpy), not whatever `python3` is first on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
     if master:
         builder = builder.master(master)
     return (
         builder.config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_ROWS))
         .getOrCreate()
     )
