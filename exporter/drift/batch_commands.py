@@ -10,7 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from exporter.arguments import positive_int
+from exporter.arguments import finite_float, positive_int
+from exporter.defaults import DEFAULT_THRESHOLD
 from exporter.drift.push import add_push_arguments, push_scores, push_target
 from exporter.drift.reference import Reference
 from exporter.drift.reference_file import save_reference
@@ -64,13 +65,11 @@ def add_batch_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPa
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     """``--format`` and ``--threshold``, as ``score`` has them."""
-    from exporter.arguments import finite_float
-
     parser.add_argument("--format", choices=["table", "json"], default="table")
     parser.add_argument(
         "--threshold",
         type=finite_float,
-        default=0.2,
+        default=DEFAULT_THRESHOLD,
         help="exit 1 when drift_score is above this (default 0.2, the alert's)",
     )
 

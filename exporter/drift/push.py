@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
 
-from common.durations import parse_duration
+from exporter.arguments import duration
 from exporter.drift.collector import DriftCollector
 from exporter.drift.monitor import Status
 from exporter.drift.scoring import WindowScore
@@ -114,21 +114,11 @@ def add_push_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-age",
-        type=_duration,
+        type=duration,
         metavar="DURATION",
         help="push drift_max_age_seconds: DriftScoreStale fires when the pushed score is "
         "older (the job's schedule and a margin, e.g. 2h for an hourly job)",
     )
-
-
-def _duration(text: str) -> float:
-    try:
-        seconds = parse_duration(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"expected a duration longer than 0, got {text!r}")
-    return seconds
 
 
 def push_target(args: argparse.Namespace) -> PushTarget | None:
