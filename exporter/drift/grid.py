@@ -21,8 +21,13 @@ import numpy as np
 from exporter.drift.stats import FloatArray, IntArray, Values
 
 # 1,000 cells: each holds about 0.1% of the reference, so the KS bound is about 0.001 plus the
-# largest share of the current window in one cell; the reference grows by ~24 KiB per feature.
+# largest share of the current window in one cell; the reference grows by ~50 KiB per feature.
 DEFAULT_GRID = 1000
+# Tails are where cells get wide (a lognormal's last 0.1% spans more than its middle half), and
+# a wide cell is a loose Wasserstein bound: the outer cells are split again by halving their
+# share this many times, and the most extreme reference values are points of their own.
+TAIL_HALVINGS = 20
+EXTREME_VALUES = 16
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,10 @@ class QuantileGrid:
 
         if len(ordered) == 0:
             raise ValueError("no values to fit a grid to")
-        points = np.unique(sorted_quantiles(ordered, np.arange(size + 1) / size))
+        tails = 1 / (size * 2.0 ** np.arange(1, TAIL_HALVINGS + 1))
+        shares = np.concatenate((np.arange(size + 1) / size, tails, 1 - tails))
+        extremes = np.concatenate((ordered[:EXTREME_VALUES], ordered[-EXTREME_VALUES:]))
+        points = np.unique(np.concatenate((sorted_quantiles(ordered, shares), extremes)))
         center = float(ordered.mean())
         return cls(points, center, cells_of_sorted(ordered, points, center))
 
