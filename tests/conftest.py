@@ -1,6 +1,8 @@
-"""Fixtures every test directory can use; the helpers themselves live in tests/support."""
+"""Fixtures every test can use, from tests/support/, and the rule that keeps the fast tier fast."""
 
 pytest_plugins = [
+    "tests.support.exporter",
     "tests.support.pushgateway",
     "tests.support.spark",
+    "tests.support.tiers",
 ]

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bridge.demo.processes import free_port, wait_until
-from bridge.demo.stack import (
+from demo.harness.processes import free_port, wait_until
+from demo.harness.stack import (
     PROMETHEUS_DIR,
     load_yaml,
     prometheus_process,
@@ -16,8 +16,8 @@ from bridge.demo.stack import (
     render_rules,
     write_yaml,
 )
-from tests.exporter.test_cli import run
 from tests.support.drift_data import model_inputs
+from tests.support.exporter import RunExporter
 from tests.support.pushgateway import Pushgateway
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,7 @@ def firing(port: int, alert: str) -> list[dict[str, str]] | None:
 
 
 def test_a_pushed_score_alerts_on_drift_and_when_it_gets_older_than_its_max_age(
-    tmp_path: Path, pushgateway: Pushgateway, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, pushgateway: Pushgateway, run_exporter: RunExporter
 ) -> None:
     model_inputs(rng, 5000).to_parquet(tmp_path / "reference.parquet")
     model_inputs(rng, 3000, shift=6).to_parquet(tmp_path / "current.parquet")
@@ -65,7 +65,7 @@ def test_a_pushed_score_alerts_on_drift_and_when_it_gets_older_than_its_max_age(
     port = free_port()
     with prometheus_process(config, tmp_path, port) as prometheus:
         prometheus.wait_http(f"http://127.0.0.1:{port}/-/ready")
-        code, out, err = run(capsys, *score, "--max-age=4s")
+        code, out, err = run_exporter(*score, "--max-age=4s")
         assert code == 1, err
         pushed = json.loads(out)["drift_score"]
 
@@ -86,7 +86,7 @@ def test_a_pushed_score_alerts_on_drift_and_when_it_gets_older_than_its_max_age(
         )
 
         # The job runs again, now allowed an hour: the alert resolves.
-        code, _, err = run(capsys, *score, "--max-age=1h")
+        code, _, err = run_exporter(*score, "--max-age=1h")
         assert code == 1, err
         wait_until(
             lambda: True if firing(port, "DriftScoreStale") is None else None,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.demo.processes import Process, free_port, require_binary
+from demo.harness.processes import Process, free_port, require_binary
 
 
 @dataclass(frozen=True)

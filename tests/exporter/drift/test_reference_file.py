@@ -9,8 +9,8 @@ import pytest
 from exporter.drift.reference import NumericReference, fit_reference
 from exporter.drift.reference_file import load_reference_file, save_reference
 from exporter.drift.settings import DriftSettings
-from tests.exporter.test_cli import run
 from tests.support.drift_data import model_inputs
+from tests.support.exporter import RunExporter
 
 rng = np.random.default_rng(7)
 METHODS = "psi,js,ks,wasserstein"
@@ -51,20 +51,20 @@ def test_a_saved_reference_reads_back_bin_for_bin(tmp_path: Path) -> None:
 
 
 def test_score_with_a_saved_reference_gives_the_same_bins_and_bounded_ks(
-    data: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+    data: tuple[Path, Path, Path], run_exporter: RunExporter
 ) -> None:
     reference, current, saved = data
-    code, out, _ = run(
-        capsys, "fit", "--reference", str(reference), "--out", str(saved), "--timestamp-column=ts"
+    code, out, _ = run_exporter(
+        "fit", "--reference", str(reference), "--out", str(saved), "--timestamp-column=ts"
     )
     assert code == 0
     assert out.startswith(f"wrote {saved}: 5 feature(s) of 6000 rows")
 
     common = ["--current", str(current), "--method", METHODS, "--format", "json"]
-    code_data, out_data, _ = run(
-        capsys, "score", "--reference", str(reference), "--timestamp-column=ts", *common
+    code_data, out_data, _ = run_exporter(
+        "score", "--reference", str(reference), "--timestamp-column=ts", *common
     )
-    code_saved, out_saved, _ = run(capsys, "score", "--reference", str(saved), *common)
+    code_saved, out_saved, _ = run_exporter("score", "--reference", str(saved), *common)
     exact, from_grid = json.loads(out_data), json.loads(out_saved)
     assert code_data == code_saved == 1
     assert from_grid["drift_score"] == exact["drift_score"]
@@ -80,7 +80,7 @@ def test_score_with_a_saved_reference_gives_the_same_bins_and_bounded_ks(
         for method, bound in other["error_bounds"].items():
             assert abs(other["scores"][method] - one["scores"][method]) <= bound + 1e-12
 
-    code, table, _ = run(capsys, "score", "--reference", str(saved), *common[:4])
+    code, table, _ = run_exporter("score", "--reference", str(saved), *common[:4])
     assert "from the reference's quantile grid, within ks ±0.00" in table
 
 
@@ -98,13 +98,13 @@ def test_score_with_a_saved_reference_gives_the_same_bins_and_bounded_ks(
     ],
 )
 def test_a_bad_saved_reference_is_one_line_naming_the_file(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+    tmp_path: Path, run_exporter: RunExporter, content: str, message: str
 ) -> None:
     saved = tmp_path / "ref.json"
     saved.write_text(content)
     model_inputs(rng, 100).to_csv(tmp_path / "cur.csv", index=False)
-    code, out, err = run(
-        capsys, "score", "--reference", str(saved), "--current", str(tmp_path / "cur.csv")
+    code, out, err = run_exporter(
+        "score", "--reference", str(saved), "--current", str(tmp_path / "cur.csv")
     )
     assert code == 2
     assert out == ""
@@ -114,17 +114,17 @@ def test_a_bad_saved_reference_is_one_line_naming_the_file(
 
 
 def test_push_flags_that_do_not_fit_stop_before_reading(
-    data: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+    data: tuple[Path, Path, Path], run_exporter: RunExporter
 ) -> None:
     reference, current, _ = data
     argv = ["score", "--reference", str(reference), "--current", str(current)]
-    code, _, err = run(capsys, *argv, "--push-gateway", "http://127.0.0.1:9")
+    code, _, err = run_exporter(*argv, "--push-gateway", "http://127.0.0.1:9")
     assert code == 2
     assert "--push-gateway needs --model" in err
-    code, _, err = run(capsys, *argv, "--max-age", "2h")
+    code, _, err = run_exporter(*argv, "--max-age", "2h")
     assert (code, err.strip()) == (2, "drift-exporter: error: --max-age needs --push-gateway")
-    code, _, err = run(
-        capsys, *argv, "--model=m", "--push-gateway=http://127.0.0.1:9", "--max-age=x"
+    code, _, err = run_exporter(
+        *argv, "--model=m", "--push-gateway=http://127.0.0.1:9", "--max-age=x"
     )
     assert code == 2
     assert "argument --max-age: expected a duration" in err

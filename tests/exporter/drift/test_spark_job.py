@@ -18,8 +18,8 @@ from exporter.drift.reference_file import load_reference_file, save_reference
 from exporter.drift.scoring import score_frame
 from exporter.drift.settings import METHODS, DriftSettings
 from exporter.drift.spark_job import CurrentData, read_current, score_spark
-from tests.exporter.test_cli import run
 from tests.support.drift_data import model_inputs
+from tests.support.exporter import RunExporter
 from tests.support.pushgateway import Pushgateway
 
 if TYPE_CHECKING:
@@ -86,13 +86,13 @@ def test_spark_scores_equal_the_single_machine_path(spark: "SparkSession", data:
 
 
 def test_spark_score_prints_the_report_of_score_with_its_exit_codes(
-    spark: "SparkSession", data: Path, capsys: pytest.CaptureFixture[str]
+    spark: "SparkSession", data: Path, run_exporter: RunExporter
 ) -> None:
     saved = str(data / "reference.json")
     argv = ["--reference", saved, "--method", "psi,ks", "--format", "json"]
-    code, out, err = run(capsys, "spark-score", "--current", str(data / "current"), *argv)
+    code, out, err = run_exporter("spark-score", "--current", str(data / "current"), *argv)
     on_spark = json.loads(out)
-    code_local, out_local, _ = run(capsys, "score", "--current", str(data / "current"), *argv)
+    code_local, out_local, _ = run_exporter("score", "--current", str(data / "current"), *argv)
     local = json.loads(out_local)
     assert code == code_local == 1
     assert set(on_spark) == set(local)
@@ -103,7 +103,7 @@ def test_spark_score_prints_the_report_of_score_with_its_exit_codes(
     ]
 
     healthy = ["spark-score", "--current", str(data / "healthy.parquet"), "--reference", saved]
-    code, table, _ = run(capsys, *healthy)
+    code, table, _ = run_exporter(*healthy)
     assert code == 0
     assert table.splitlines()[0].split() == [
         "feature",
@@ -115,13 +115,13 @@ def test_spark_score_prints_the_report_of_score_with_its_exit_codes(
     ]
     assert "(max of psi over 5 feature(s), 3000 rows)" in table
 
-    code, _, err = run(capsys, *healthy, "--min-rows", "5000")
+    code, _, err = run_exporter(*healthy, "--min-rows", "5000")
     assert code == 3
     assert "warning: no drift score: the window has 3000 rows" in err
 
 
 def test_a_time_window_on_spark_is_the_time_window_of_score(
-    spark: "SparkSession", data: Path, capsys: pytest.CaptureFixture[str]
+    spark: "SparkSession", data: Path, run_exporter: RunExporter
 ) -> None:
     argv = [
         "--current",
@@ -132,8 +132,8 @@ def test_a_time_window_on_spark_is_the_time_window_of_score(
         "--timestamp-column=ts",
         "--format=json",
     ]
-    code, out, _ = run(capsys, "spark-score", *argv)
-    code_local, out_local, _ = run(capsys, "score", *argv)
+    code, out, _ = run_exporter("spark-score", *argv)
+    code_local, out_local, _ = run_exporter("score", *argv)
     on_spark, local = json.loads(out), json.loads(out_local)
     assert on_spark["window_rows"] == local["window_rows"] == 1801  # both ends included
     assert on_spark["drift_score"] == local["drift_score"]
@@ -141,44 +141,43 @@ def test_a_time_window_on_spark_is_the_time_window_of_score(
 
     # The first hour only, named by its end: no drift there.
     end = pd.Timestamp(1.7e9 + 3599, unit="s").isoformat()
-    code, out, _ = run(capsys, "spark-score", *argv, "--window-time=1h", f"--window-end={end}")
+    code, out, _ = run_exporter("spark-score", *argv, "--window-time=1h", f"--window-end={end}")
     assert code == 0
     assert json.loads(out)["window_rows"] == 3600
 
 
 def test_spark_score_reads_a_table_and_names_a_bad_one(
-    spark: "SparkSession", data: Path, capsys: pytest.CaptureFixture[str]
+    spark: "SparkSession", data: Path, run_exporter: RunExporter
 ) -> None:
     spark.read.parquet(str(data / "healthy.parquet")).createOrReplaceTempView("predictions")
     saved = str(data / "reference.json")
-    code, out, _ = run(capsys, "spark-score", "--table", "predictions", "--reference", saved)
+    code, out, _ = run_exporter("spark-score", "--table", "predictions", "--reference", saved)
     assert code == 0
     assert "3000 rows" in out
 
     spark.read.parquet(str(data / "healthy.parquet")).drop("age").createOrReplaceTempView("bad")
-    code, out, err = run(capsys, "spark-score", "--table", "bad", "--reference", saved)
+    code, out, err = run_exporter("spark-score", "--table", "bad", "--reference", saved)
     assert (code, out) == (2, "")
     assert err.startswith("drift-exporter: error: bad: missing column(s) age (found: ts, income")
 
     spark.createDataFrame(pd.DataFrame({"age": ["x"], "income": [1.0], "score": [1.0]})).join(
         spark.createDataFrame(pd.DataFrame({"city": ["a"], "member": [True]}))
     ).createOrReplaceTempView("text_age")
-    code, _, err = run(capsys, "spark-score", "--table", "text_age", "--reference", saved)
+    code, _, err = run_exporter("spark-score", "--table", "text_age", "--reference", saved)
     assert code == 2
     assert "column 'age' is string, the reference's is number" in err
 
-    code, _, err = run(
-        capsys, "spark-score", "--table", "predictions", "--reference", saved, "--window-rows=10"
+    code, _, err = run_exporter(
+        "spark-score", "--table", "predictions", "--reference", saved, "--window-rows=10"
     )
     assert code == 2
     assert "--window-rows needs an order of rows" in err
 
 
 def test_spark_score_pushes_to_the_pushgateway(
-    spark: "SparkSession", data: Path, pushgateway: Pushgateway, capsys: pytest.CaptureFixture[str]
+    spark: "SparkSession", data: Path, pushgateway: Pushgateway, run_exporter: RunExporter
 ) -> None:
-    code, _, err = run(
-        capsys,
+    code, _, err = run_exporter(
         "spark-score",
         "--current",
         str(data / "current"),
