@@ -39,7 +39,7 @@ from exporter.drift.scoring import (
     summarize,
 )
 from exporter.drift.settings import DriftSettings
-from exporter.drift.stats import bin_counts
+from exporter.drift.stats import IntArray, bin_counts
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -157,7 +157,7 @@ def _count_batches(batches: Iterator[pd.DataFrame], reference: Reference) -> Ite
     columns = list(reference.columns.values())
     rows = 0
     missing = [0] * len(columns)
-    bins: list[Any] = [None] * len(columns)
+    bins: list[IntArray | None] = [None] * len(columns)
     cells: list[GridCounts | None] = [None] * len(columns)
     for batch in batches:
         rows += len(batch)
@@ -173,12 +173,14 @@ def _count_batches(batches: Iterator[pd.DataFrame], reference: Reference) -> Ite
                     before = cells[index]
                     cells[index] = part if before is None else before + part
             missing[index] += lost
-            bins[index] = counts if bins[index] is None else bins[index] + counts
+            before_bins = bins[index]
+            bins[index] = counts if before_bins is None else before_bins + counts
     out: list[tuple[int, int, int, int, float]] = [(-1, _ROWS, 0, rows, 0.0)]
     for index in range(len(columns)):
         out.append((index, _MISSING, 0, missing[index], 0.0))
-        if bins[index] is not None:
-            out.extend((index, _BINS, slot, int(n), 0.0) for slot, n in enumerate(bins[index]))
+        counted = bins[index]
+        if counted is not None:
+            out.extend((index, _BINS, slot, int(n), 0.0) for slot, n in enumerate(counted))
         grid = cells[index]
         if grid is not None:
             out.extend(
@@ -193,7 +195,7 @@ def _count_batches(batches: Iterator[pd.DataFrame], reference: Reference) -> Ite
 class _Totals:
     rows: int
     missing: list[int]
-    bins: list[np.ndarray[Any, np.dtype[np.int64]]]
+    bins: list[IntArray]
     cells: list[GridCounts | None]
 
 
