@@ -1,21 +1,17 @@
-"""``drift-exporter fit`` and ``spark-score``, and the report-then-push ending of every batch."""
+"""``drift-exporter fit`` (save a fitted reference) and ``spark-score`` (score it on Spark)."""
 
 import argparse
 import logging
-import sys
-import time
 import warnings
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from exporter.arguments import finite_float, positive_int
-from exporter.defaults import DEFAULT_THRESHOLD
-from exporter.drift.push import add_push_arguments, push_scores, push_target
-from exporter.drift.reference import Reference
+from exporter.arguments import positive_int
+from exporter.drift.commands import add_scoring_arguments, load_reference, names, settings_from
+from exporter.drift.publish import add_report_arguments, finish
+from exporter.drift.push import add_push_arguments, push_target
 from exporter.drift.reference_file import save_reference
-from exporter.drift.scoring import WindowScore
 from exporter.drift.settings import DEFAULT_BINS, DriftSettings
 
 log = logging.getLogger(__name__)
@@ -23,8 +19,6 @@ log = logging.getLogger(__name__)
 
 def add_batch_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Add ``fit`` and ``spark-score`` to the ``drift-exporter`` parser."""
-    from exporter.drift.commands import add_scoring_arguments, names
-
     fit = commands.add_parser(
         "fit",
         help="fit a reference once and save it (for spark-score, or score without refitting)",
@@ -63,54 +57,8 @@ def add_batch_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPa
     add_push_arguments(spark)
 
 
-def add_report_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--format`` and ``--threshold``, as ``score`` has them."""
-    parser.add_argument("--format", choices=["table", "json"], default="table")
-    parser.add_argument(
-        "--threshold",
-        type=finite_float,
-        default=DEFAULT_THRESHOLD,
-        help="exit 1 when drift_score is above this (default 0.2, the alert's)",
-    )
-
-
-def finish(
-    args: argparse.Namespace,
-    result: WindowScore,
-    settings: DriftSettings,
-    reference: Reference,
-    current: dict[str, Any],
-) -> int:
-    """Print the report, push it if asked; 0 (no drift), 1 (drift), 3 (no score)."""
-    from exporter.drift.report import format_json, format_table, report_dict
-
-    computed_at = time.time()
-    report = report_dict(
-        result,
-        settings,
-        args.model,
-        reference={
-            "path": str(args.reference),
-            "rows": reference.rows,
-            "fit_seconds": round(reference.fit_seconds, 6),
-        },
-        current=current,
-    )
-    print(format_json(report) if args.format == "json" else format_table(report, settings.methods))
-    target = push_target(args)
-    if target is not None:
-        push_scores(target, args.model, result, reference.rows, computed_at)
-        log.info("pushed the scores of %s to %s (job %s)", args.model, target.url, target.job)
-    if result.score is None:
-        print(f"warning: no drift score: {result.detail}", file=sys.stderr)
-        return 3
-    return 1 if result.score > args.threshold else 0
-
-
 def run_fit_command(args: argparse.Namespace) -> int:
     """``drift-exporter fit``."""
-    from exporter.drift.commands import load_reference
-
     settings = DriftSettings(bins=args.bins, categorical=frozenset(args.categorical))
     reference = load_reference(args, settings)
     save_reference(reference, settings.bins, args.out)
@@ -123,7 +71,6 @@ def run_fit_command(args: argparse.Namespace) -> int:
 
 def run_spark_score_command(args: argparse.Namespace) -> int:
     """``drift-exporter spark-score``; returns 0 (no drift), 1 (drift), 3 (no score)."""
-    from exporter.drift.commands import load_reference, settings_from
     from exporter.drift.spark_job import CurrentData, build_session, read_current, score_spark
 
     if args.window_rows is not None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from exporter.arguments import duration, finite_float, positive_int
 from exporter.defaults import DEFAULT_LISTEN
-from exporter.drift.batch_commands import add_batch_commands, add_report_arguments, finish
+from exporter.drift.publish import add_report_arguments, finish
 from exporter.drift.push import add_push_arguments, push_target
 from exporter.drift.reference import Reference, fit_reference
 from exporter.drift.settings import (
@@ -167,7 +167,6 @@ def add_drift_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPa
         help="progress bar on stderr (auto: on a terminal, for inputs over 16 MiB)",
     )
     add_push_arguments(score)
-    add_batch_commands(commands)
 
 
 def settings_from(args: argparse.Namespace) -> DriftSettings:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exporter.drift.stats import FloatArray, IntArray, Values
+from exporter.drift.stats import FloatArray, IntArray, Values, sorted_quantiles
 
 # 1,000 cells: each holds about 0.1% of the reference, so the KS bound is about 0.001 plus the
 # largest share of the current window in one cell; the reference grows by ~50 KiB per feature.
@@ -65,8 +65,6 @@ class QuantileGrid:
     @classmethod
     def from_sorted(cls, ordered: FloatArray, size: int = DEFAULT_GRID) -> "QuantileGrid":
         """The grid of ``size`` cells of finite, sorted reference values (at least one)."""
-        from exporter.drift.reference import sorted_quantiles  # reference imports this module
-
         if len(ordered) == 0:
             raise ValueError("no values to fit a grid to")
         tails = 1 / (size * 2.0 ** np.arange(1, TAIL_HALVINGS + 1))

@@ -19,6 +19,7 @@ from exporter.drift.stats import (
     Values,
     bin_counts_sorted,
     finite_part,
+    sorted_quantiles,
 )
 
 log = logging.getLogger(__name__)
@@ -201,15 +202,6 @@ def _fit_numeric(
         sample=SortedSample.from_sorted(finite) if settings.needs_order else None,
         grid=QuantileGrid.from_sorted(finite),
     )
-
-
-def sorted_quantiles(ordered: FloatArray, quantiles: FloatArray) -> FloatArray:
-    """Quantiles of sorted values, interpolated linearly (numpy's default method)."""
-    position = (len(ordered) - 1) * quantiles
-    low = np.floor(position).astype(np.intp)
-    high = np.minimum(low + 1, len(ordered) - 1)
-    quantile: FloatArray = ordered[low] + (position - low) * (ordered[high] - ordered[low])
-    return quantile
 
 
 def _fit_categorical(
