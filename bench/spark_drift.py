@@ -18,6 +18,7 @@ start-up cost, so the growth from size to size shows the per-value cost.
 """
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -168,6 +169,7 @@ def main() -> None:
         f"peak {start_up.peak_rss >> 20} MiB"
     )
 
+    measured: list[tuple[int, Run, Run]] = []
     for size in args.sizes:
         rows = int(size) // args.features
         values = rows * args.features
@@ -187,11 +189,28 @@ def main() -> None:
                 f"{values / run.wall / cores / 1e6:6.2f} M values/s/core (wall)  "
                 f"{values / run.cpu / 1e6:6.2f} M values/cpu-s  peak {run.peak_rss >> 20:6} MiB"
             )
+        measured.append((values, on_spark, single))
         print(
             f"{values:.0e} values  ratio spark/score  wall {on_spark.wall / single.wall:.2f}x  "
             f"peak memory {on_spark.peak_rss / single.peak_rss:.2f}x  "
             f"drift_score {on_spark.report['drift_score']:.6f} (equal)"
         )
+    _growth(measured, start_up)
+
+
+def _growth(measured: list[tuple[int, Run, Run]], start_up: Run) -> None:
+    """From one size to the next: how time and memory grow with the values (linear? flat?)."""
+    for (small, spark_a, score_a), (large, spark_b, score_b) in itertools.pairwise(measured):
+        for name, a, b in (("spark", spark_a, spark_b), ("score", score_a, score_b)):
+            added = (large - small) / 1e6
+            print(
+                f"growth {small:.0e} -> {large:.0e} ({large / small:.1f}x values)  {name:5}  "
+                f"wall {b.wall / a.wall:5.2f}x  cpu {b.cpu / a.cpu:5.2f}x  "
+                f"peak memory {b.peak_rss / a.peak_rss:5.2f}x  "
+                f"marginal {added / max(b.wall - a.wall, 1e-9):6.2f} M values/s wall, "
+                f"{added / max(b.cpu - a.cpu, 1e-9):6.2f} M values/cpu-s"
+            )
+    print(f"spark fixed cost (start-up run): wall {start_up.wall:.1f}s, cpu {start_up.cpu:.1f}s")
 
 
 if __name__ == "__main__":
