@@ -28,9 +28,29 @@ def add_batch_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPa
     )
     fit.add_argument("--reference", type=Path, required=True, metavar="FILE", help="CSV/Parquet")
     fit.add_argument("--out", type=Path, required=True, metavar="FILE", help="the .json to write")
-    fit.add_argument("--features", type=names, action="extend", default=[], metavar="A,B,...")
-    fit.add_argument("--categorical", type=names, action="extend", default=[], metavar="A,B,...")
-    fit.add_argument("--bins", type=positive_int, default=DEFAULT_BINS)
+    fit.add_argument(
+        "--features",
+        type=names,
+        action="extend",
+        default=[],
+        metavar="A,B,...",
+        help="columns to fit (default: all but --timestamp-column)",
+    )
+    fit.add_argument(
+        "--categorical",
+        type=names,
+        action="extend",
+        default=[],
+        metavar="A,B,...",
+        help="numeric columns to treat as categories (text and true/false columns always are)",
+    )
+    fit.add_argument(
+        "--bins",
+        type=positive_int,
+        default=DEFAULT_BINS,
+        help=f"PSI/JS bins, at reference quantiles (default {DEFAULT_BINS}); scoring the "
+        "saved reference needs the same --bins",
+    )
     fit.add_argument("--timestamp-column", metavar="COLUMN", help="left out of the features")
 
     spark = commands.add_parser(

@@ -196,6 +196,11 @@ def load_reference(
     from exporter.drift.reference_file import is_reference_file, load_reference_file, select
 
     if is_reference_file(args.reference):
+        if args.categorical:
+            raise ValueError(
+                f"--categorical: {args.reference} was fitted with its categorical columns; "
+                "fit it again to change them"
+            )
         saved = load_reference_file(args.reference, settings.bins)
         return select(saved, args.features, args.reference)
     if saved_only:

@@ -128,3 +128,17 @@ def test_push_flags_that_do_not_fit_stop_before_reading(
     )
     assert code == 2
     assert "argument --max-age: expected a duration" in err
+
+
+def test_a_saved_reference_keeps_its_categorical_columns(
+    data: tuple[Path, Path, Path], run_exporter: RunExporter
+) -> None:
+    reference, current, saved = data
+    assert run_exporter("fit", "--reference", str(reference), "--out", str(saved))[0] == 0
+    argv = ["score", "--reference", str(saved), "--current", str(current)]
+    code, _, err = run_exporter(*argv, "--categorical=age")
+    assert code == 2
+    assert "fit it again to change them" in err
+    code, _, err = run_exporter(*argv, "--features=age,nope")
+    assert code == 2
+    assert f"{saved}: no feature(s) nope (saved: ts, age, income, score, city, member)" in err

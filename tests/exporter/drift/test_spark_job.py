@@ -123,6 +123,8 @@ def test_spark_score_prints_the_report_of_score_with_its_exit_codes(
 def test_a_time_window_on_spark_is_the_time_window_of_score(
     spark: "SparkSession", data: Path, run_exporter: RunExporter
 ) -> None:
+    from pyspark.sql.functions import col
+
     argv = [
         "--current",
         str(data / "current"),
@@ -138,6 +140,14 @@ def test_a_time_window_on_spark_is_the_time_window_of_score(
     assert on_spark["window_rows"] == local["window_rows"] == 1801  # both ends included
     assert on_spark["drift_score"] == local["drift_score"]
     assert code == code_local == 1
+
+    # A timestamp column of Spark's own type windows the same rows.
+    stamped = spark.read.parquet(str(data / "current")).withColumn(
+        "ts", col("ts").cast("timestamp")
+    )
+    stamped.createOrReplaceTempView("stamped")
+    code, out, _ = run_exporter("spark-score", "--table=stamped", *argv[2:])
+    assert json.loads(out)["window_rows"] == 1801
 
     # The first hour only, named by its end: no drift there.
     end = pd.Timestamp(1.7e9 + 3599, unit="s").isoformat()
