@@ -6,8 +6,11 @@ STAMP := $(VENV)/.installed-stamp
 # Debian packages the demo and the tests start for real, keyed by the binary that must exist.
 RUN_TOOLS := prometheus:prometheus promtool:prometheus amtool:prometheus-alertmanager \
              prometheus-alertmanager:prometheus-alertmanager
-# The tests also validate docker-compose.yml with `docker-compose config` (no daemon needed).
-TEST_TOOLS := $(RUN_TOOLS) docker-compose:docker-compose
+# The tests also validate docker-compose.yml with `docker-compose config` (no daemon needed),
+# push scores to a real Pushgateway, and run the Spark job in local mode on Java 17.
+TEST_TOOLS := $(RUN_TOOLS) docker-compose:docker-compose \
+              prometheus-pushgateway:prometheus-pushgateway \
+              java:openjdk-17-jre-headless
 
 .PHONY: test demo tools test-tools venv lint typecheck unit clean
 

@@ -3,6 +3,8 @@
 pytest_plugins = [
     "tests.support.bridge",
     "tests.support.exporter",
+    "tests.support.pushgateway",
+    "tests.support.spark",
     "tests.support.targets",
     "tests.support.tiers",
 ]
