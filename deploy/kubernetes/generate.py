@@ -40,9 +40,7 @@ def _header(source: str) -> str:
 
 
 def _dump(document: dict[str, Any]) -> str:
-    return yaml.dump(
-        document, Dumper=_BlockDumper, sort_keys=False, width=100, allow_unicode=True
-    )
+    return yaml.dump(document, Dumper=_BlockDumper, sort_keys=False, width=100, allow_unicode=True)
 
 
 def rule_files() -> list[Path]:

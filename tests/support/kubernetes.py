@@ -2,6 +2,7 @@
 `kubectl kustomize`, and read the way the API server and the Prometheus Operator read them."""
 
 import functools
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -28,9 +29,12 @@ class _ManifestLoader(yaml.SafeLoader):
     type is unknown to Go's YAML), as in an AlertmanagerConfig matcher's `matchType: =`."""
 
 
-_ManifestLoader.add_constructor(
-    "tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node)
-)
+def _plain_string(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+    assert isinstance(node, yaml.ScalarNode)
+    return str(loader.construct_scalar(node))
+
+
+_ManifestLoader.add_constructor("tag:yaml.org,2002:value", _plain_string)
 
 
 def load_manifests(text: str) -> list[Manifest]:
@@ -167,11 +171,11 @@ def flag(argv: list[str], name: str) -> str | None:
 
 
 def reroot(text: str, root: Path, mount_paths: list[str]) -> str:
-    """``text`` with each mount path (longest first) moved under ``root``: the container's file
-    layout in a temporary directory."""
-    for path in sorted(mount_paths, key=len, reverse=True):
-        text = text.replace(path, str(root) + path)
-    return text
+    """``text`` with every path under a mount path moved under ``root`` (one pass, longest mount
+    first, only where a path starts): the container's file layout in a temporary directory."""
+    alternatives = "|".join(re.escape(p) for p in sorted(mount_paths, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![\w/.-])({alternatives})(?=/|$|[^\w.-])", re.MULTILINE)
+    return pattern.sub(lambda match: str(root) + match.group(1), text)
 
 
 def operator_alertmanager_config(config: Manifest) -> dict[str, Any]:
