@@ -6,10 +6,11 @@ STAMP := $(VENV)/.installed-stamp
 # Debian packages the demo and the tests start for real, keyed by the binary that must exist.
 RUN_TOOLS := prometheus:prometheus promtool:prometheus amtool:prometheus-alertmanager \
              prometheus-alertmanager:prometheus-alertmanager
-# The tests also validate docker-compose.yml with `docker-compose config` (no daemon needed).
-TEST_TOOLS := $(RUN_TOOLS) docker-compose:docker-compose
+# The tests also validate docker-compose.yml with `docker-compose config` (no daemon needed)
+# and render deploy/kubernetes with `kubectl kustomize` (no cluster needed).
+TEST_TOOLS := $(RUN_TOOLS) docker-compose:docker-compose kubectl:kubernetes-client
 
-.PHONY: test demo tools test-tools venv lint typecheck unit clean
+.PHONY: test demo tools test-tools venv lint typecheck unit clean kubernetes-manifests
 
 test: test-tools venv lint typecheck unit
 
@@ -49,6 +50,11 @@ tools:
 
 test-tools:
 	$(call install_missing,$(TEST_TOOLS))
+
+# The PrometheusRule and the Grafana dashboard ConfigMap of deploy/kubernetes, made from
+# prometheus/ (a test fails when the committed ones differ).
+kubernetes-manifests: venv
+	$(BIN)/python -m deploy.kubernetes.generate
 
 lint: venv
 	$(BIN)/ruff check .
