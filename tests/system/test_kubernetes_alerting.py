@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bridge.demo.processes import require_binary
+from demo.harness.processes import require_binary
 from deploy.kubernetes.generate import DASHBOARD, REPO, RULES_DIR, rule_files
 from tests.support.kubernetes import (
     KUSTOMIZATIONS,

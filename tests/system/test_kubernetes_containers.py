@@ -19,7 +19,7 @@ import pytest
 import requests
 import yaml
 
-from bridge.demo.processes import Process, free_port, wait_until
+from demo.harness.processes import Process, free_port, wait_until
 from tests.support.fixtures import body
 from tests.support.kubernetes import (
     Manifest,

@@ -384,7 +384,7 @@ def test_ha_bridge_config_is_the_base_one_but_for_the_store() -> None:
 
 
 def test_demo_bridge_config_is_the_compose_demo_one_with_kubernetes_addresses() -> None:
-    compose = yaml.safe_load((REPO / "bridge" / "demo" / "bridge.yml").read_text())
+    compose = yaml.safe_load((REPO / "demo" / "bridge.yml").read_text())
     demo = bridge_config(render("demo"))
     assert without(demo, "listen_address", "auth", "store", "targets") == without(
         compose, "listen_address", "auth", "store", "targets"
