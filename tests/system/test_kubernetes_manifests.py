@@ -4,6 +4,7 @@ Operator's CRDs (cloudcoil's models of them), then checked across objects for th
 schema cannot see: a Service selecting no pod, a ServiceMonitor selecting no Service or naming a
 port that does not exist, a probe on the wrong port or path, a secret file nothing mounts."""
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -489,3 +490,34 @@ def test_network_policy_peers_are_the_pods_the_operator_labels() -> None:
         assert selects(peer["podSelector"], {"app.kubernetes.io/name": "alertmanager"}) or selects(
             peer["podSelector"], {"app.kubernetes.io/name": "prometheus"}
         )
+
+
+def readme_secrets() -> dict[str, set[str]]:
+    """The Secrets (name: keys) the README's "Run it on Kubernetes" tells users to create."""
+    text = (REPO / "README.md").read_text()
+    start = text.index("## Run it on Kubernetes\n")
+    section = text[start : text.index("\n## ", start + 1)].replace("\\\n", " ")
+    found: dict[str, set[str]] = {}
+    for command in re.findall(r"create secret generic (.+)", section):
+        name = command.split()[0]
+        found[name] = set(re.findall(r"--from-(?:literal|file)=([\w.-]+)=", command))
+    return found
+
+
+def test_the_readme_creates_every_secret_and_key_the_pods_mount(
+    kustomization: str, objects: list[Manifest]
+) -> None:
+    created = readme_secrets()
+    bridge = deployment(objects, "drift-bridge")
+    needed: dict[str, set[str]] = {}
+    for path in secret_files(bridge_config(objects)):
+        _, volume = mounted_volume(bridge, path)
+        needed.setdefault(volume["secret"]["secretName"], set()).add(path.rpartition("/")[2])
+    assert needed
+    for name, keys in needed.items():
+        assert keys <= created.get(name, set()), f"{kustomization}: Secret {name}"
+    # Every Secret volume is one the config reads from: nothing mounted for nothing.
+    mounted = {
+        v["secret"]["secretName"] for v in pod_template(bridge)["spec"]["volumes"] if "secret" in v
+    }
+    assert mounted == set(needed)
