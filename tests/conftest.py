@@ -2,5 +2,6 @@
 
 pytest_plugins = [
     "tests.support.exporter",
+    "tests.support.kubernetes",
     "tests.support.tiers",
 ]

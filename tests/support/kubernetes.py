@@ -1,5 +1,6 @@
 """The Kubernetes manifests of deploy/kubernetes as the cluster would get them: rendered by
-`kubectl kustomize`, and read the way the API server and the Prometheus Operator read them."""
+`kubectl kustomize`, and read the way the API server and the Prometheus Operator read them.
+Fixtures: ``kustomization`` (each in turn) and ``manifests`` (its rendered objects)."""
 
 import functools
 import re
@@ -67,6 +68,19 @@ def kubectl() -> str:
 def render(name: str) -> list[Manifest]:
     """The objects `kubectl kustomize` makes of a kustomization (a fresh copy to modify)."""
     return load_manifests(_rendered(name))
+
+
+@pytest.fixture(params=sorted(KUSTOMIZATIONS))
+def kustomization(request: pytest.FixtureRequest) -> str:
+    """Each kustomization in turn: base, demo, ha."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def manifests(kustomization: str) -> list[Manifest]:
+    """The objects of the kustomization under test, as `kubectl kustomize` renders them."""
+    return render(kustomization)
 
 
 def of_kind(objects: list[Manifest], kind: str) -> list[Manifest]:

@@ -5,17 +5,14 @@ matcher added) routes ModelDriftHigh to the bridge (`amtool config routes test`)
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from demo.harness.processes import require_binary
 from deploy.kubernetes.generate import DASHBOARD, REPO, RULES_DIR, rule_files
 from tests.support.kubernetes import (
-    KUSTOMIZATIONS,
     Manifest,
     of_kind,
     one,
@@ -23,19 +20,9 @@ from tests.support.kubernetes import (
     render,
     services_selected,
 )
+from tests.support.tools import run_tool
 
 pytestmark = pytest.mark.integration
-
-
-def run_tool(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [require_binary(argv[0]), *argv[1:]], cwd=cwd, capture_output=True, text=True, timeout=60
-    )
-
-
-@pytest.fixture(params=sorted(KUSTOMIZATIONS))
-def objects(request: pytest.FixtureRequest) -> list[Manifest]:
-    return render(request.param)
 
 
 def write_rule_files(rule: Manifest, directory: Path) -> None:
@@ -50,9 +37,9 @@ def write_rule_files(rule: Manifest, directory: Path) -> None:
 
 
 def test_rendered_rules_pass_the_shipped_rule_unit_tests(
-    objects: list[Manifest], tmp_path: Path
+    manifests: list[Manifest], tmp_path: Path
 ) -> None:
-    write_rule_files(one(objects, "PrometheusRule"), tmp_path)
+    write_rule_files(one(manifests, "PrometheusRule"), tmp_path)
     tests = sorted(RULES_DIR.glob("*.rules.test.yml"))
     assert tests
     for test in tests:
@@ -76,10 +63,10 @@ def test_rule_unit_tests_fail_on_a_rendered_rule_changed_by_hand(tmp_path: Path)
 
 
 @pytest.fixture
-def operator_config(objects: list[Manifest], tmp_path: Path) -> Path:
+def operator_config(manifests: list[Manifest], tmp_path: Path) -> Path:
     """alertmanager.yml as the operator generates it from the AlertmanagerConfig."""
     path = tmp_path / "alertmanager.yml"
-    config = operator_alertmanager_config(one(objects, "AlertmanagerConfig"))
+    config = operator_alertmanager_config(one(manifests, "AlertmanagerConfig"))
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     checked = run_tool("amtool", "check-config", path.name, cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -100,13 +87,13 @@ def routed_to(config: Path, labels: dict[str, str]) -> str:
     return result.stdout.strip()
 
 
-def alert_labels(objects: list[Manifest]) -> dict[str, str]:
+def alert_labels(manifests: list[Manifest]) -> dict[str, str]:
     """The labels ModelDriftHigh carries in the cluster: the rule's, plus those the operator's
     scrape config puts on the exporter's series (namespace, service, job = the Service's name)."""
-    rule = one(objects, "PrometheusRule")
+    rule = one(manifests, "PrometheusRule")
     (alert,) = [r for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r]
-    monitor = one(objects, "ServiceMonitor", "drift-exporter")
-    (service,) = services_selected(objects, monitor["spec"]["selector"])
+    monitor = one(manifests, "ServiceMonitor", "drift-exporter")
+    (service,) = services_selected(manifests, monitor["spec"]["selector"])
     return {
         "alertname": alert["alert"],
         **alert.get("labels", {}),
@@ -118,12 +105,12 @@ def alert_labels(objects: list[Manifest]) -> dict[str, str]:
 
 
 def test_drift_alerts_from_the_exporter_reach_the_bridge(
-    objects: list[Manifest], operator_config: Path
+    manifests: list[Manifest], operator_config: Path
 ) -> None:
-    config = one(objects, "AlertmanagerConfig")
+    config = one(manifests, "AlertmanagerConfig")
     namespace, name = config["metadata"]["namespace"], config["metadata"]["name"]
     receiver = config["spec"]["route"]["receiver"]
-    assert routed_to(operator_config, alert_labels(objects)) == f"{namespace}/{name}/{receiver}"
+    assert routed_to(operator_config, alert_labels(manifests)) == f"{namespace}/{name}/{receiver}"
 
 
 @pytest.mark.parametrize(
@@ -135,9 +122,9 @@ def test_drift_alerts_from_the_exporter_reach_the_bridge(
     ],
 )
 def test_other_alerts_do_not_reach_the_bridge(
-    objects: list[Manifest], operator_config: Path, change: dict[str, str], why: str
+    manifests: list[Manifest], operator_config: Path, change: dict[str, str], why: str
 ) -> None:
-    labels = {k: v for k, v in {**alert_labels(objects), **change}.items() if v}
+    labels = {k: v for k, v in {**alert_labels(manifests), **change}.items() if v}
     assert routed_to(operator_config, labels) == "null", why
 
 
@@ -160,13 +147,13 @@ def job_selectors(text: str) -> set[str]:
 
 
 def test_rules_and_dashboard_name_only_jobs_the_service_monitors_scrape(
-    objects: list[Manifest],
+    manifests: list[Manifest],
 ) -> None:
     """The operator's job label is the Service's name: a query on another job finds nothing."""
     scraped: set[str] = set()
-    for monitor in of_kind(objects, "ServiceMonitor"):
+    for monitor in of_kind(manifests, "ServiceMonitor"):
         scraped |= {
-            s["metadata"]["name"] for s in services_selected(objects, monitor["spec"]["selector"])
+            s["metadata"]["name"] for s in services_selected(manifests, monitor["spec"]["selector"])
         }
     named: set[Any] = set()
     for path in [*rule_files(), DASHBOARD]:

@@ -16,7 +16,6 @@ from cloudcoil.models.prometheus_operator import v1, v1alpha1
 
 from deploy.kubernetes.generate import REPO
 from tests.support.kubernetes import (
-    KUSTOMIZATIONS,
     Manifest,
     config_map_file,
     container_port,
@@ -57,26 +56,15 @@ KINDS["ha"] = KINDS["base"] | {"PodDisruptionBudget"}
 BRIDGE_CONFIG = "/etc/drift-bridge/bridge.yml"
 
 
-@pytest.fixture(params=sorted(KUSTOMIZATIONS))
-def kustomization(request: pytest.FixtureRequest) -> str:
-    name: str = request.param
-    return name
+def deployment(manifests: list[Manifest], name: str) -> Manifest:
+    return one(manifests, "Deployment", name)
 
 
-@pytest.fixture
-def objects(kustomization: str) -> list[Manifest]:
-    return render(kustomization)
-
-
-def deployment(objects: list[Manifest], name: str) -> Manifest:
-    return one(objects, "Deployment", name)
-
-
-def bridge_config(objects: list[Manifest]) -> dict[str, Any]:
-    bridge = deployment(objects, "drift-bridge")
+def bridge_config(manifests: list[Manifest]) -> dict[str, Any]:
+    bridge = deployment(manifests, "drift-bridge")
     (container,) = containers(bridge)
     assert flag(container["command"], "--config.file") == BRIDGE_CONFIG
-    config: dict[str, Any] = yaml.safe_load(config_map_file(objects, bridge, BRIDGE_CONFIG))
+    config: dict[str, Any] = yaml.safe_load(config_map_file(manifests, bridge, BRIDGE_CONFIG))
     return config
 
 
@@ -116,16 +104,16 @@ def _dropped(given: Any, kept: Any, path: str = "") -> list[str]:
 
 
 def test_each_kustomization_renders_the_expected_kinds(
-    kustomization: str, objects: list[Manifest]
+    kustomization: str, manifests: list[Manifest]
 ) -> None:
-    assert {o["kind"] for o in objects} == KINDS[kustomization]
+    assert {o["kind"] for o in manifests} == KINDS[kustomization]
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 def test_every_object_is_valid_against_the_kubernetes_api_schemas(
-    objects: list[Manifest], version: str
+    manifests: list[Manifest], version: str
 ) -> None:
-    for obj in objects:
+    for obj in manifests:
         if obj["kind"] in OPERATOR_MODELS:
             continue
         # strict: a field the API does not know (a typo) is an error, as `kubectl apply` says.
@@ -133,9 +121,9 @@ def test_every_object_is_valid_against_the_kubernetes_api_schemas(
 
 
 def test_every_prometheus_operator_object_is_valid_against_its_crd(
-    objects: list[Manifest],
+    manifests: list[Manifest],
 ) -> None:
-    found = [o for o in objects if o["kind"] in OPERATOR_MODELS]
+    found = [o for o in manifests if o["kind"] in OPERATOR_MODELS]
     assert {o["kind"] for o in found} == set(OPERATOR_MODELS)
     for obj in found:
         assert operator_errors(obj) == [], f"{obj['kind']} {obj['metadata']['name']}"
@@ -160,51 +148,51 @@ def test_the_schema_checks_catch_a_typo_and_a_bad_value() -> None:
 # --- one namespace, one release label --------------------------------------------------------
 
 
-def test_every_object_lives_in_the_namespace_it_creates(objects: list[Manifest]) -> None:
+def test_every_object_lives_in_the_namespace_it_creates(manifests: list[Manifest]) -> None:
     """One namespace: the AlertmanagerConfig's namespace matcher then matches the alerts on the
     exporter's series, which the ServiceMonitor labels with the exporter's namespace."""
-    namespace = one(objects, "Namespace")["metadata"]["name"]
-    for obj in objects:
+    namespace = one(manifests, "Namespace")["metadata"]["name"]
+    for obj in manifests:
         assert labels(obj)["app.kubernetes.io/part-of"] == "drift-retrain-bridge"
         if obj["kind"] != "Namespace":
             assert obj["metadata"].get("namespace") == namespace, obj["metadata"]["name"]
 
 
-def test_the_operator_objects_carry_one_release_label(objects: list[Manifest]) -> None:
-    releases = {labels(o).get("release") for o in objects if o["kind"] in OPERATOR_MODELS}
+def test_the_operator_objects_carry_one_release_label(manifests: list[Manifest]) -> None:
+    releases = {labels(o).get("release") for o in manifests if o["kind"] in OPERATOR_MODELS}
     assert releases == {"kube-prometheus-stack"}
-    dashboard = one(objects, "ConfigMap", "drift-retrain-bridge-dashboard")
+    dashboard = one(manifests, "ConfigMap", "drift-retrain-bridge-dashboard")
     assert labels(dashboard)["grafana_dashboard"] == "1"
 
 
 # --- workloads, Services, ServiceMonitors ----------------------------------------------------
 
 
-def test_deployments_select_their_own_pods_and_only_them(objects: list[Manifest]) -> None:
-    for workload in of_kind(objects, "Deployment"):
+def test_deployments_select_their_own_pods_and_only_them(manifests: list[Manifest]) -> None:
+    for workload in of_kind(manifests, "Deployment"):
         selector = workload["spec"]["selector"]
-        assert workloads_selected(objects, selector) == [workload]
+        assert workloads_selected(manifests, selector) == [workload]
 
 
 def test_every_service_selects_one_workload_and_a_port_its_container_declares(
-    objects: list[Manifest],
+    manifests: list[Manifest],
 ) -> None:
-    for service in of_kind(objects, "Service"):
-        (workload,) = workloads_selected(objects, {"matchLabels": service["spec"]["selector"]})
+    for service in of_kind(manifests, "Service"):
+        (workload,) = workloads_selected(manifests, {"matchLabels": service["spec"]["selector"]})
         (container,) = containers(workload)
         for port in service["spec"]["ports"]:
             assert container_port(container, port["targetPort"]) == port["port"]
 
 
 def test_every_service_monitor_scrapes_one_service_by_a_named_port(
-    objects: list[Manifest],
+    manifests: list[Manifest],
 ) -> None:
-    monitors = of_kind(objects, "ServiceMonitor")
+    monitors = of_kind(manifests, "ServiceMonitor")
     assert {m["metadata"]["name"] for m in monitors} == {"drift-exporter", "drift-bridge"}
     for monitor in monitors:
         # Without a namespaceSelector the operator looks in the ServiceMonitor's namespace.
         assert "namespaceSelector" not in monitor["spec"]
-        (service,) = services_selected(objects, monitor["spec"]["selector"])
+        (service,) = services_selected(manifests, monitor["spec"]["selector"])
         assert service["metadata"]["name"] == monitor["metadata"]["name"]
         port_names = {p["name"] for p in service["spec"]["ports"]}
         for endpoint in monitor["spec"]["endpoints"]:
@@ -213,18 +201,18 @@ def test_every_service_monitor_scrapes_one_service_by_a_named_port(
 
 
 def test_the_bridge_listens_on_its_container_port_on_every_interface(
-    objects: list[Manifest],
+    manifests: list[Manifest],
 ) -> None:
-    (container,) = containers(deployment(objects, "drift-bridge"))
-    host, _, port = bridge_config(objects)["listen_address"].rpartition(":")
+    (container,) = containers(deployment(manifests, "drift-bridge"))
+    host, _, port = bridge_config(manifests)["listen_address"].rpartition(":")
     assert host == "0.0.0.0", "a pod's loopback is unreachable from Alertmanager and Prometheus"
     assert int(port) == container_port(container, "http")
 
 
 def test_the_exporter_listens_on_its_container_port_on_every_interface(
-    objects: list[Manifest],
+    manifests: list[Manifest],
 ) -> None:
-    (container,) = containers(deployment(objects, "drift-exporter"))
+    (container,) = containers(deployment(manifests, "drift-exporter"))
     listen = flag(container["command"], "--web.listen-address") or ""
     host, _, port = listen.rpartition(":")
     assert host in {"", "0.0.0.0"}
@@ -236,9 +224,9 @@ def test_the_exporter_listens_on_its_container_port_on_every_interface(
     [("drift-bridge", "/healthz", "/readyz"), ("drift-exporter", "/-/healthy", "/-/healthy")],
 )
 def test_probes_ask_the_health_endpoints_on_the_served_port(
-    objects: list[Manifest], name: str, liveness: str, readiness: str
+    manifests: list[Manifest], name: str, liveness: str, readiness: str
 ) -> None:
-    (container,) = containers(deployment(objects, name))
+    (container,) = containers(deployment(manifests, name))
     served = {p["containerPort"] for p in container["ports"]}
     for probe, path in (("livenessProbe", liveness), ("readinessProbe", readiness)):
         get = container[probe]["httpGet"]
@@ -250,9 +238,9 @@ def test_probes_ask_the_health_endpoints_on_the_served_port(
 
 
 def test_pods_run_as_the_image_user_on_a_read_only_root_filesystem(
-    objects: list[Manifest],
+    manifests: list[Manifest],
 ) -> None:
-    for workload in of_kind(objects, "Deployment"):
+    for workload in of_kind(manifests, "Deployment"):
         spec = pod_template(workload)["spec"]
         assert spec["automountServiceAccountToken"] is False
         pod = spec["securityContext"]
@@ -301,10 +289,10 @@ def secret_files(config: dict[str, Any]) -> list[str]:
 
 
 def test_every_secret_file_of_the_bridge_config_is_a_mounted_secret_key(
-    objects: list[Manifest],
+    manifests: list[Manifest],
 ) -> None:
-    bridge = deployment(objects, "drift-bridge")
-    files = secret_files(bridge_config(objects))
+    bridge = deployment(manifests, "drift-bridge")
+    files = secret_files(bridge_config(manifests))
     assert files
     for path in files:
         mount, volume = mounted_volume(bridge, path)
@@ -314,21 +302,21 @@ def test_every_secret_file_of_the_bridge_config_is_a_mounted_secret_key(
         assert volume["secret"]["defaultMode"] == 0o440
 
 
-def test_every_volume_mount_names_a_volume(objects: list[Manifest]) -> None:
-    for workload in of_kind(objects, "Deployment"):
+def test_every_volume_mount_names_a_volume(manifests: list[Manifest]) -> None:
+    for workload in of_kind(manifests, "Deployment"):
         volumes = {v["name"] for v in pod_template(workload)["spec"]["volumes"]}
         mounted = {m["name"] for c in containers(workload) for m in c["volumeMounts"]}
         assert mounted == volumes
 
 
-def test_claims_mounted_are_the_claims_declared(objects: list[Manifest]) -> None:
+def test_claims_mounted_are_the_claims_declared(manifests: list[Manifest]) -> None:
     claimed = {
         v["persistentVolumeClaim"]["claimName"]
-        for w in of_kind(objects, "Deployment")
+        for w in of_kind(manifests, "Deployment")
         for v in pod_template(w)["spec"]["volumes"]
         if "persistentVolumeClaim" in v
     }
-    assert claimed == {c["metadata"]["name"] for c in of_kind(objects, "PersistentVolumeClaim")}
+    assert claimed == {c["metadata"]["name"] for c in of_kind(manifests, "PersistentVolumeClaim")}
 
 
 # --- the bridge's store: SQLite on a claim (base, demo) or PostgreSQL (ha) ----------------------
@@ -423,15 +411,15 @@ def test_base_exporter_watches_the_data_volume_read_only() -> None:
 
 
 def test_alertmanager_config_sends_to_the_bridge_service_with_the_bridge_token(
-    objects: list[Manifest],
+    manifests: list[Manifest],
 ) -> None:
-    config = one(objects, "AlertmanagerConfig")
+    config = one(manifests, "AlertmanagerConfig")
     (receiver,) = config["spec"]["receivers"]
     assert config["spec"]["route"]["receiver"] == receiver["name"]
     (webhook,) = receiver["webhookConfigs"]
     assert webhook["sendResolved"] is True
     url = urlsplit(webhook["url"])
-    service = one(objects, "Service", "drift-bridge")
+    service = one(manifests, "Service", "drift-bridge")
     namespace = service["metadata"]["namespace"]
     # Alertmanager runs in another namespace: the Service's name alone would not resolve.
     assert url.hostname == f"drift-bridge.{namespace}.svc"
@@ -439,9 +427,9 @@ def test_alertmanager_config_sends_to_the_bridge_service_with_the_bridge_token(
     assert url.path == "/alerts"
     authorization = webhook["httpConfig"]["authorization"]
     assert authorization["type"] == "Bearer"
-    bridge_auth = bridge_config(objects)["auth"]
+    bridge_auth = bridge_config(manifests)["auth"]
     assert bridge_auth["type"] == "bearer"
-    _, volume = mounted_volume(deployment(objects, "drift-bridge"), bridge_auth["token_file"])
+    _, volume = mounted_volume(deployment(manifests, "drift-bridge"), bridge_auth["token_file"])
     # The same Secret and key: what Alertmanager sends is what the bridge expects.
     assert authorization["credentials"] == {
         "name": volume["secret"]["secretName"],
@@ -460,12 +448,12 @@ def peers(rule: dict[str, Any]) -> set[str]:
 
 
 def test_network_policies_admit_only_alertmanager_and_prometheus(
-    kustomization: str, objects: list[Manifest]
+    kustomization: str, manifests: list[Manifest]
 ) -> None:
-    policies = {p["metadata"]["name"]: p for p in of_kind(objects, "NetworkPolicy")}
+    policies = {p["metadata"]["name"]: p for p in of_kind(manifests, "NetworkPolicy")}
     assert set(policies) == {"drift-bridge", "drift-exporter"}
     for name, policy in policies.items():
-        (workload,) = workloads_selected(objects, policy["spec"]["podSelector"])
+        (workload,) = workloads_selected(manifests, policy["spec"]["podSelector"])
         assert workload["metadata"]["name"] == name
         assert policy["spec"]["policyTypes"] == ["Ingress"]
         (container,) = containers(workload)
@@ -505,12 +493,12 @@ def readme_secrets() -> dict[str, set[str]]:
 
 
 def test_the_readme_creates_every_secret_and_key_the_pods_mount(
-    kustomization: str, objects: list[Manifest]
+    kustomization: str, manifests: list[Manifest]
 ) -> None:
     created = readme_secrets()
-    bridge = deployment(objects, "drift-bridge")
+    bridge = deployment(manifests, "drift-bridge")
     needed: dict[str, set[str]] = {}
-    for path in secret_files(bridge_config(objects)):
+    for path in secret_files(bridge_config(manifests)):
         _, volume = mounted_volume(bridge, path)
         needed.setdefault(volume["secret"]["secretName"], set()).add(path.rpartition("/")[2])
     assert needed
