@@ -52,6 +52,8 @@ def _rendered(name: str) -> str:
         timeout=120,
     )
     assert result.returncode == 0, f"kubectl kustomize {name}: {result.stderr}"
+    # No deprecation warning either: users see what the tests see.
+    assert result.stderr == "", result.stderr
     return result.stdout
 
 
