@@ -136,13 +136,21 @@ def containers(workload: Manifest) -> list[Manifest]:
     return found
 
 
-def container_port(container: Manifest, port: int | str) -> int:
-    """The number of a container port given by name or number; a failure when it has none."""
+def declared_port(container: Manifest, port: int | str) -> int | None:
+    """The number of a container port given by name or number, None when it declares none."""
     for declared in container.get("ports", []):
         if port in (declared.get("name"), declared["containerPort"]):
             number: int = declared["containerPort"]
             return number
-    pytest.fail(f"container {container['name']} declares no port {port!r}")
+    return None
+
+
+def container_port(container: Manifest, port: int | str) -> int:
+    """The number of a container port given by name or number; a failure when it has none."""
+    number = declared_port(container, port)
+    if number is None:
+        pytest.fail(f"container {container['name']} declares no port {port!r}")
+    return number
 
 
 def workloads_selected(objects: list[Manifest], selector: dict[str, Any]) -> list[Manifest]:

@@ -5,6 +5,7 @@ schema cannot see: a Service selecting no pod, a ServiceMonitor selecting no Ser
 port that does not exist, a probe on the wrong port or path, a secret file nothing mounts."""
 
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,6 +31,7 @@ from tests.support.kubernetes import (
     services_selected,
     workloads_selected,
 )
+from tests.support.kubernetes_wiring import wiring_problems
 
 pytestmark = pytest.mark.integration  # every test renders with the real kubectl
 
@@ -174,17 +176,72 @@ def test_deployments_select_their_own_pods_and_only_them(manifests: list[Manifes
         assert workloads_selected(manifests, selector) == [workload]
 
 
-def test_every_service_selects_one_workload_and_a_port_its_container_declares(
+def test_services_service_monitors_and_probes_reach_the_processes(
     manifests: list[Manifest],
 ) -> None:
-    for service in of_kind(manifests, "Service"):
-        (workload,) = workloads_selected(manifests, {"matchLabels": service["spec"]["selector"]})
-        (container,) = containers(workload)
-        for port in service["spec"]["ports"]:
-            assert container_port(container, port["targetPort"]) == port["port"]
+    assert wiring_problems(manifests) == []
 
 
-def test_every_service_monitor_scrapes_one_service_by_a_named_port(
+def _rename_selector(objects: list[Manifest]) -> None:
+    one(objects, "Service", "drift-bridge")["spec"]["selector"]["app.kubernetes.io/name"] = "bridge"
+
+
+def _wrong_target_port(objects: list[Manifest]) -> None:
+    one(objects, "Service", "drift-exporter")["spec"]["ports"][0]["targetPort"] = "http-metrics"
+
+
+def _monitor_selects_nothing(objects: list[Manifest]) -> None:
+    selector = one(objects, "ServiceMonitor", "drift-bridge")["spec"]["selector"]
+    selector["matchLabels"] = {"app": "drift-bridge"}
+
+
+def _monitor_port_renamed(objects: list[Manifest]) -> None:
+    one(objects, "ServiceMonitor", "drift-exporter")["spec"]["endpoints"][0]["port"] = "web"
+
+
+def _probe_on_another_port(objects: list[Manifest]) -> None:
+    (container,) = containers(deployment(objects, "drift-bridge"))
+    container["ports"].append({"name": "admin", "containerPort": 9913})
+    container["readinessProbe"]["httpGet"]["port"] = "admin"
+
+
+def _probe_on_an_undeclared_port(objects: list[Manifest]) -> None:
+    (container,) = containers(deployment(objects, "drift-exporter"))
+    container["livenessProbe"]["httpGet"]["port"] = 9912
+
+
+@pytest.mark.parametrize(
+    ("mistake", "problem"),
+    [
+        (_rename_selector, "Service drift-bridge selects the pods of 0 Deployments"),
+        (
+            _wrong_target_port,
+            "Service drift-exporter: targetPort 'http-metrics' is no port of container exporter",
+        ),
+        (_monitor_selects_nothing, "ServiceMonitor drift-bridge selects 0 Services"),
+        (
+            _monitor_port_renamed,
+            "ServiceMonitor drift-exporter: port 'web' is no port of Service drift-exporter",
+        ),
+        (
+            _probe_on_another_port,
+            "Deployment drift-bridge readinessProbe asks port 9913; the process listens on 9912",
+        ),
+        (
+            _probe_on_an_undeclared_port,
+            "Deployment drift-exporter livenessProbe: its port is no port of the container",
+        ),
+    ],
+)
+def test_each_common_wiring_mistake_is_caught(
+    mistake: Callable[[list[Manifest]], None], problem: str
+) -> None:
+    objects = render("base")
+    mistake(objects)
+    assert wiring_problems(objects) == [problem]
+
+
+def test_service_monitors_scrape_metrics_of_their_namesake_service_here(
     manifests: list[Manifest],
 ) -> None:
     monitors = of_kind(manifests, "ServiceMonitor")
@@ -194,10 +251,7 @@ def test_every_service_monitor_scrapes_one_service_by_a_named_port(
         assert "namespaceSelector" not in monitor["spec"]
         (service,) = services_selected(manifests, monitor["spec"]["selector"])
         assert service["metadata"]["name"] == monitor["metadata"]["name"]
-        port_names = {p["name"] for p in service["spec"]["ports"]}
-        for endpoint in monitor["spec"]["endpoints"]:
-            assert endpoint["port"] in port_names
-            assert endpoint["path"] == "/metrics"
+        assert [e["path"] for e in monitor["spec"]["endpoints"]] == ["/metrics"]
 
 
 def test_the_bridge_listens_on_its_container_port_on_every_interface(
@@ -223,15 +277,12 @@ def test_the_exporter_listens_on_its_container_port_on_every_interface(
     ("name", "liveness", "readiness"),
     [("drift-bridge", "/healthz", "/readyz"), ("drift-exporter", "/-/healthy", "/-/healthy")],
 )
-def test_probes_ask_the_health_endpoints_on_the_served_port(
+def test_probes_ask_the_health_endpoints(
     manifests: list[Manifest], name: str, liveness: str, readiness: str
 ) -> None:
     (container,) = containers(deployment(manifests, name))
-    served = {p["containerPort"] for p in container["ports"]}
-    for probe, path in (("livenessProbe", liveness), ("readinessProbe", readiness)):
-        get = container[probe]["httpGet"]
-        assert get["path"] == path
-        assert container_port(container, get["port"]) in served
+    assert container["livenessProbe"]["httpGet"]["path"] == liveness
+    assert container["readinessProbe"]["httpGet"]["path"] == readiness
 
 
 # --- security and resources ------------------------------------------------------------------
