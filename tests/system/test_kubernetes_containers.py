@@ -3,6 +3,7 @@ arguments, against the files its volumes mount (the ConfigMap's bridge.yml, Secr
 volume) laid out in a temporary directory, the image's PATH first. The probes, the ServiceMonitor's
 path and the bridge's token are then asked as the kubelet, Prometheus and Alertmanager would."""
 
+import base64
 import importlib.util
 import os
 import shutil
@@ -20,6 +21,7 @@ import requests
 import yaml
 
 from demo.harness.processes import Process, free_port, wait_until
+from tests.support.fakes.jenkins import FakeJenkins
 from tests.support.fixtures import body
 from tests.support.kubernetes import (
     Manifest,
@@ -147,6 +149,31 @@ def api(url: str, path: str, token: str | None) -> requests.Response:
     return requests.get(f"{url}{path}", headers=headers, timeout=5)
 
 
+def fire(url: str, token: str, model: str) -> None:
+    """Post a ModelDriftHigh notification as Alertmanager sends it, labelled and annotated as
+    the shipped rule does."""
+    alert = body("firing-single-bearer")
+    alert["alerts"][0]["labels"]["model"] = model
+    alert["alerts"][0]["annotations"]["drift_score"] = "0.31"
+    posted = requests.post(
+        f"{url}/alerts", json=alert, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert posted.status_code == 200, posted.text
+
+
+def finished_dispatch(url: str, token: str, process: Process) -> dict[str, Any]:
+    """The one dispatch, once it has succeeded or died."""
+
+    def finished() -> dict[str, Any] | None:
+        (dispatch,) = api(url, "/api/dispatches", token).json()["dispatches"]
+        return dispatch if dispatch["state"] in {"succeeded", "dead"} else None
+
+    try:
+        return wait_until(finished, 90, "the dispatch", interval=0.5)
+    except TimeoutError as err:
+        raise TimeoutError(f"{err}\n{process.logs()[-3000:]}") from None
+
+
 @pytest.mark.parametrize("kustomization", ["base", "demo"])
 def test_bridge_container_serves_with_its_mounted_config_secrets_and_store(
     kustomization: str, tmp_path: Path
@@ -184,24 +211,36 @@ def test_demo_bridge_runs_the_retraining_job_against_the_exporter(tmp_path: Path
         with bridge.running(tmp_path) as (bridge_process, url):
             bridge_process.wait_http(f"{url}/readyz", timeout=60)
             token = SECRET_VALUES["drift-bridge-alertmanager"]["token"]
-            alert = body("firing-single-bearer")
-            # As the shipped rule labels and annotates it.
-            alert["alerts"][0]["labels"]["model"] = "churn-classifier"
-            alert["alerts"][0]["annotations"]["drift_score"] = "0.31"
-            posted = requests.post(
-                f"{url}/alerts",
-                json=alert,
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=10,
-            )
-            assert posted.status_code == 200, posted.text
-
-            def finished() -> dict[str, Any] | None:
-                (dispatch,) = api(url, "/api/dispatches", token).json()["dispatches"]
-                return dispatch if dispatch["state"] in {"succeeded", "dead"} else None
-
-            dispatch = wait_until(finished, 90, "the retraining job", interval=0.5)
+            fire(url, token, "churn-classifier")
+            dispatch = finished_dispatch(url, token, bridge_process)
             assert dispatch["state"] == "succeeded", bridge_process.logs()[-3000:]
+
+
+def test_base_bridge_triggers_jenkins_with_the_token_from_its_secret(tmp_path: Path) -> None:
+    """The base's Jenkins target, with its API token read from the mounted Secret key (the
+    Jenkins URL pointed at a fake Jenkins here)."""
+    pod = Pod(render("base"), "drift-bridge", tmp_path / "pod")
+    config_path = pod.path(BRIDGE_CONFIG)
+    config = yaml.safe_load(config_path.read_text())
+    target = config["targets"]["jenkins"]
+    api_token = SECRET_VALUES["drift-bridge-targets"]["jenkins-token"]
+    with FakeJenkins() as jenkins:
+        jenkins.add_user(target["user"], api_token=api_token)
+        (route,) = config["routes"]
+        jenkins.add_job(target["job"], {name: "" for name in [*route["parameters"], "DISPATCH_ID"]})
+        config_path.write_text(config_path.read_text().replace(target["url"], jenkins.url))
+        with pod.running(tmp_path) as (process, url):
+            process.wait_http(f"{url}/readyz", timeout=60)
+            token = SECRET_VALUES["drift-bridge-alertmanager"]["token"]
+            fire(url, token, "churn-classifier")
+            dispatch = finished_dispatch(url, token, process)
+            assert dispatch["state"] == "succeeded", process.logs()[-3000:]
+        (build,) = [r for r in jenkins.received if r.path.endswith("/buildWithParameters")]
+        assert build.form["MODEL"] == "churn-classifier"
+        assert (
+            build.header("Authorization")
+            == "Basic " + base64.b64encode(f"{target['user']}:{api_token}".encode()).decode()
+        )
 
 
 POSTGRES_STORE = importlib.util.find_spec("bridge.store.postgres") is not None
