@@ -3,6 +3,7 @@
 pytest_plugins = [
     "tests.support.bridge",
     "tests.support.exporter",
+    "tests.support.kubernetes",
     "tests.support.pushgateway",
     "tests.support.spark",
     "tests.support.targets",
