@@ -1,15 +1,16 @@
 """A route's ``on_failure``: one more retraining, bounded, when a run failed and drift persists.
 
 ``on_failure: {redispatch_after: 1h, max: 1}``: ``redispatch_after`` a run of the route failed
-(failed, cancelled or timed out), if its episode still fires, a new dispatch is made for the same
-episode with a new dispatch id (kind ``redispatch-N``), at most ``max`` times per episode. It is
-built again from the current config, like a manual retry of a dead letter.
+(failed, cancelled or timed out), if its episode still fires, a new dispatch is made for the
+same episode with a new dispatch id (stored as kind ``firing#N``), at most ``max`` times per
+episode. It is built again from the current config, like a manual retry of a dead letter.
 """
 
 import json
 import logging
 
 from bridge.config import BridgeConfig
+from bridge.payload import AlertStatus
 from bridge.prepare import new_dispatch_id, prepare
 from bridge.store import Store
 from bridge.store.records import DispatchState, NewDispatch
@@ -35,7 +36,7 @@ def redispatch_failed(store: Store, config: BridgeConfig, now: float) -> list[st
             new = NewDispatch(
                 id=dispatch_id,
                 episode_id=failed.episode_id,
-                kind=f"redispatch-{failed.redispatches + 1}",
+                kind=AlertStatus.FIRING,
                 route=route.name,
                 target=route.target,
                 target_type=target.type,
@@ -49,7 +50,8 @@ def redispatch_failed(store: Store, config: BridgeConfig, now: float) -> list[st
                 created_at=now,
                 deadline_at=now + config.dispatch.backoff.deadline,
             )
-            if store.add_redispatch(failed.dispatch_id, new):
+            # The episode's first dispatch is number 1.
+            if store.add_redispatch(failed.dispatch_id, new, failed.redispatches + 2):
                 log.warning(
                     "dispatch_id=%s route=%s target=%s fingerprint=%s: the retraining of %s "
                     "failed and drift persists: dispatching again (%d of at most %d)",

@@ -1,7 +1,9 @@
 """The narrow interface between the bridge and its durable store.
 
-SQLite (``bridge.store.sqlite``) is the embedded default. A shared PostgreSQL store for several
-bridge replicas implements the same two protocols; everything else only talks to them.
+:class:`Store` and :class:`Transaction` are all the rest of the bridge talks to. Their one
+implementation is SQLite (``bridge.store.sqlite``, embedded, several server processes on one
+machine); another store implements these two protocols and nothing else. Reads return the typed
+records of ``bridge.store.records``.
 """
 
 from collections.abc import Callable, Iterator, Mapping
@@ -13,11 +15,15 @@ from bridge.payload import Notification
 from bridge.store.records import (
     AttemptRecord,
     ClaimedDispatch,
+    DispatchSummary,
+    DispatchTrail,
     Episode,
     EpisodeKey,
+    NewDecision,
     NewDispatch,
     NewEpisode,
     Requeue,
+    RequeueSource,
 )
 from bridge.store.run_records import FailedRun, FollowedRun, ReportedResult, RunUpdate
 
@@ -43,6 +49,7 @@ class Transaction(Protocol):
     def add_notification(
         self,
         notification: Notification,
+        *,
         received_at: float,
         payload: str,
         remote_addr: str | None,
@@ -67,20 +74,7 @@ class Transaction(Protocol):
         """Mark resolved; False when it already was."""
         ...
 
-    def add_decision(
-        self,
-        notification_id: int,
-        alert_index: int,
-        fingerprint: str,
-        starts_at: str,
-        alert_status: str,
-        route: str | None,
-        decision: str,
-        reason: str,
-        episode_id: int | None,
-        dispatch_id: str | None,
-        now: float,
-    ) -> None:
+    def add_decision(self, decision: NewDecision) -> None:
         """Record one decision about one alert."""
         ...
 
@@ -125,7 +119,7 @@ class Store(Protocol):
         """Record an attempt and move its dispatch on (succeeded, pending again, or dead)."""
         ...
 
-    def dispatch_for_retry(self, dispatch_id: str) -> dict[str, Any] | None:
+    def dispatch_for_retry(self, dispatch_id: str) -> RequeueSource | None:
         """Route, target, context and state of a dispatch, to prepare it again."""
         ...
 
@@ -135,11 +129,11 @@ class Store(Protocol):
 
     def list_dispatches(
         self, state: str | None, route: str | None, limit: int, offset: int
-    ) -> list[dict[str, Any]]:
-        """Dispatches, newest first, for the audit API."""
+    ) -> list[DispatchSummary]:
+        """Dispatches, newest first (``state``, ``route``: only those), for the audit API."""
         ...
 
-    def get_dispatch(self, dispatch_id: str) -> dict[str, Any] | None:
+    def get_dispatch(self, dispatch_id: str) -> DispatchTrail | None:
         """One dispatch with its alert, decisions and attempts, for the audit API."""
         ...
 
@@ -173,8 +167,10 @@ class Store(Protocol):
         """The route's failed runs finished before then whose episode still fires."""
         ...
 
-    def add_redispatch(self, failed_dispatch_id: str, new: NewDispatch | None) -> bool:
-        """Record the dispatch on_failure made for a failed run (None: no more for it)."""
+    def add_redispatch(
+        self, failed_dispatch_id: str, new: NewDispatch | None, number: int = 2
+    ) -> bool:
+        """Record dispatch ``number`` of an episode, made by on_failure (None: no more)."""
         ...
 
     def running_runs(self) -> list[tuple[str, str, int]]:

@@ -28,10 +28,13 @@ from bridge.store.base import OutboxStats, StoreError
 from bridge.store.records import (
     AttemptRecord,
     ClaimedDispatch,
+    DispatchSummary,
+    DispatchTrail,
     Episode,
     EpisodeKey,
     NewDispatch,
     Requeue,
+    RequeueSource,
 )
 from bridge.store.run_records import FailedRun, FollowedRun, ReportedResult, RunUpdate
 from bridge.store.schema import SCHEMA, SCHEMA_VERSION
@@ -285,10 +288,12 @@ class SQLiteStore:
         """The route's failed runs finished before then whose episode still fires."""
         return self._read(sqlite_runs.failed_runs, route, finished_before)
 
-    def add_redispatch(self, failed_dispatch_id: str, new: NewDispatch | None) -> bool:
-        """Record the dispatch on_failure made for a failed run (None: no more for it)."""
+    def add_redispatch(
+        self, failed_dispatch_id: str, new: NewDispatch | None, number: int = 2
+    ) -> bool:
+        """Record dispatch ``number`` of an episode, made by on_failure (None: no more)."""
         with self.transaction() as txn:
-            return sqlite_runs.add_redispatch(txn, failed_dispatch_id, new)
+            return sqlite_runs.add_redispatch(txn, failed_dispatch_id, new, number)
 
     def running_runs(self) -> list[tuple[str, str, int]]:
         """(route, target, runs not finished), for the running gauge."""
@@ -310,17 +315,17 @@ class SQLiteStore:
         """The episode of ``key``, read outside any write transaction (it may be a moment old)."""
         return self._read(lambda conn: SQLiteTransaction(conn).find_episode(key))
 
-    def dispatch_for_retry(self, dispatch_id: str) -> dict[str, Any] | None:
+    def dispatch_for_retry(self, dispatch_id: str) -> RequeueSource | None:
         """Route, target, context and state of a dispatch, to prepare it again."""
         return self._read(sqlite_audit.dispatch_for_retry, dispatch_id)
 
     def list_dispatches(
         self, state: str | None, route: str | None, limit: int, offset: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[DispatchSummary]:
         """Dispatches, newest first, for the audit API."""
         return self._read(sqlite_audit.list_dispatches, state, route, limit, offset)
 
-    def get_dispatch(self, dispatch_id: str) -> dict[str, Any] | None:
+    def get_dispatch(self, dispatch_id: str) -> DispatchTrail | None:
         """One dispatch with its alert, decisions and attempts, for the audit API."""
         return self._read(sqlite_audit.get_dispatch, dispatch_id)
 

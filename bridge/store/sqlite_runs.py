@@ -260,7 +260,7 @@ def failed_runs(
     rows = conn.execute(
         "SELECT r.dispatch_id, r.route, d.episode_id, d.context,"
         " (SELECT COUNT(*) FROM dispatches x WHERE x.episode_id = d.episode_id"
-        " AND x.kind LIKE 'redispatch-%') AS n"
+        " AND x.kind LIKE '%#%') AS n"
         " FROM runs r JOIN dispatches d ON d.id = r.dispatch_id"
         " JOIN episodes e ON e.id = d.episode_id"
         " WHERE r.route = ? AND r.state = 'completed' AND r.result != ?"
@@ -281,9 +281,9 @@ def failed_runs(
 
 
 def add_redispatch(
-    txn: SQLiteTransaction, failed_dispatch_id: str, new: NewDispatch | None
+    txn: SQLiteTransaction, failed_dispatch_id: str, new: NewDispatch | None, number: int = 2
 ) -> bool:
-    """Record the dispatch made for a failed run (None: the route's max is reached)."""
+    """Record dispatch ``number`` of an episode, made for a failed run (None: no more)."""
     cursor = txn.conn.execute(
         "UPDATE runs SET redispatched_as = ? WHERE dispatch_id = ? AND redispatched_as IS NULL",
         ("" if new is None else new.id, failed_dispatch_id),
@@ -291,7 +291,7 @@ def add_redispatch(
     if cursor.rowcount != 1:
         return False
     if new is not None:
-        txn.add_dispatch(new)
+        txn.add_dispatch(new, stored_kind=f"{new.kind}#{number}")
         txn.count(
             metrics.DISPATCHES_TOTAL,
             {"target": new.target, "outcome": metrics.DispatchOutcome.CREATED},

@@ -44,7 +44,7 @@ def report(dispatch_id: str) -> ResponseReturnValue:
     dispatch = state.store.get_dispatch(dispatch_id)
     if dispatch is None:
         return error_response(404, f"no dispatch {dispatch_id!r}")
-    route = state.config.route(str(dispatch["route"]))
+    route = state.config.route(dispatch.summary.route)
     state.store.report_result(
         ReportedResult(
             dispatch_id=dispatch_id,

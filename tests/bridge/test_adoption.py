@@ -12,8 +12,7 @@ import pytest
 from bridge.config import BridgeConfig
 from bridge.store import SQLiteStore
 from bridge.web.app import create_app
-from tests.bridge.conftest import auth_headers
-from tests.bridge.running import Running
+from tests.support.bridge import Running, auth_headers
 from tests.support.closed_loop import LoopConfig
 from tests.support.fakes.github import FakeGitHub
 from tests.support.fakes.jenkins import FakeJenkins

@@ -13,9 +13,8 @@ from bridge.metrics import RetrainingResult
 from bridge.targets.base import Locator, RunState, RunStatus
 from bridge.targets.command import CommandTarget
 from demo.harness.processes import wait_until
-from tests.bridge.conftest import ConfigWriter
-from tests.bridge.running import Running
-from tests.bridge.targets.builders import make_job, target_from
+from tests.support.bridge import ConfigWriter, Running
+from tests.support.targets import make_job, target_from
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,7 @@ import yaml
 
 from demo.harness.processes import free_port, wait_until
 from demo.harness.stack import bridge_process
-from tests.bridge.conftest import TOKEN
+from tests.support.bridge import TOKEN
 from tests.support.closed_loop import loop_config
 from tests.support.fakes.github import FakeGitHub
 from tests.support.fakes.jenkins import FakeJenkins

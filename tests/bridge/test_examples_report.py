@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 from bridge.config import BridgeConfig
 from bridge.store import SQLiteStore
 from bridge.web.app import create_app
-from tests.bridge.conftest import TOKEN, auth_headers
+from tests.support.bridge import TOKEN, auth_headers
 from tests.support.fixtures import body
 
 pytestmark = pytest.mark.integration

@@ -6,8 +6,7 @@ from typing import Any
 import pytest
 
 from demo.harness.processes import wait_until
-from tests.bridge.conftest import auth_headers
-from tests.bridge.running import Running, seconds
+from tests.support.bridge import Running, auth_headers, seconds
 from tests.support.closed_loop import LoopConfig
 from tests.support.fakes.github import FakeGitHub
 from tests.support.fakes.jenkins import FakeJenkins
@@ -220,7 +219,7 @@ def test_on_failure_dispatches_once_more_while_drift_persists(
         time.sleep(1.5)  # the second failure must not cause a third dispatch (max: 1)
         listed = bridge.client.get("/api/dispatches", headers=auth_headers()).get_json()
 
-    assert trail["kind"] == "redispatch-1"
+    assert trail["kind"] == "firing"
     assert trail["run"]["result"] == "failed"
     assert len(listed["dispatches"]) == 2
     assert len(fake_jenkins.builds_of("ml/retrain")) == 2

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests.bridge.conftest import auth_headers
+from tests.support.bridge import auth_headers
 from tests.support.fixtures import body
 
 

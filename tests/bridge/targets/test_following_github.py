@@ -8,9 +8,9 @@ from bridge.metrics import RetrainingResult
 from bridge.targets import DispatchError, FailureReason
 from bridge.targets.base import Locator, RunState
 from bridge.targets.github import GitHubTarget
-from tests.bridge.targets.builders import make_job
 from tests.bridge.targets.test_github import github_target
 from tests.support.fakes.github import FakeGitHub
+from tests.support.targets import make_job
 
 
 def started(

@@ -8,10 +8,10 @@ from bridge.metrics import RetrainingResult
 from bridge.targets import DispatchError
 from bridge.targets.base import Locator, RunState, RunStatus
 from bridge.targets.jenkins import JenkinsTarget
-from tests.bridge.targets.builders import make_job
 from tests.bridge.targets.test_jenkins import jenkins_target
 from tests.support.fakes.jenkins import FakeJenkins
 from tests.support.fakes.lifecycle import Lifecycle
+from tests.support.targets import make_job
 
 
 def started(
