@@ -83,6 +83,8 @@ class FollowConfig:
     lease: float = 120.0
     # GitHub requests per token kept for dispatches: following stops until the reset below it.
     rate_reserve: int = 200
+    # Looks per target per minute, per process (GitHub's secondary limit: 900 a minute).
+    max_looks_per_minute: int = 600
     # Backoff after failed looks (the same policy type as dispatches; no deadline: the route's
     # result_timeout ends a run that can never be looked at).
     backoff: BackoffPolicy = field(
@@ -287,6 +289,9 @@ def _follow(reader: Reader) -> FollowConfig:
         concurrency=reader.integer("concurrency", defaults.concurrency, minimum=1),
         lease=reader.duration("lease", defaults.lease, minimum=1.0),
         rate_reserve=reader.integer("rate_reserve", defaults.rate_reserve, minimum=0),
+        max_looks_per_minute=reader.integer(
+            "max_looks_per_minute", defaults.max_looks_per_minute, minimum=1
+        ),
         backoff=defaults.backoff,
     )
     reader.reject_unknown()

@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -63,6 +64,8 @@ class Follower:
         self._in_flight: set[str] = set()
         # target name -> the rate budget its last answer showed (advisory, per process).
         self._budgets: dict[str, RateBudget] = {}
+        # target name -> when this process looked at its runs in the last minute.
+        self._recent: dict[str, deque[float]] = {}
         self._last_sweep = 0.0
 
     def start(self) -> None:
@@ -148,13 +151,9 @@ class Follower:
         if not isinstance(target, FollowsRuns):
             message = f"target {run.target!r} is not configured any more or cannot follow runs"
             return RunUpdate(run.dispatch_id, now, run.timeout_at, error=message)
-        budget = self._budgets.get(run.target)
-        if budget is not None and budget.remaining <= self._config.follow.rate_reserve:
-            if budget.reset_at > now:
-                # Spread the looks waiting for the reset over a minute after it.
-                later = budget.reset_at + self._rng.uniform(0, 60)
-                return RunUpdate(run.dispatch_id, now, later)
-            del self._budgets[run.target]
+        later = self._not_before(run.target, now)
+        if later is not None:
+            return RunUpdate(run.dispatch_id, now, later)
         try:
             status = target.follow(run.locator, run.etag)
         except DispatchError as err:
@@ -166,8 +165,28 @@ class Follower:
             )
             return self._failed(run, now, failure)
         if status.budget is not None:
-            self._budgets[run.target] = status.budget
+            with self._lock:
+                self._budgets[run.target] = status.budget
         return self._update(run, now, status)
+
+    def _not_before(self, target: str, now: float) -> float | None:
+        """When to look instead of now, if the target's budget or pace says wait."""
+        with self._lock:
+            budget = self._budgets.get(target)
+            if budget is not None and budget.remaining <= self._config.follow.rate_reserve:
+                if budget.reset_at > now:
+                    # Spread the looks waiting for the reset over a minute after it.
+                    return budget.reset_at + self._rng.uniform(0, 60)
+                del self._budgets[target]
+            # At most max_looks_per_minute per target: GitHub's secondary limit (900 requests
+            # a minute to one endpoint) may count the 304s the primary limit does not.
+            recent = self._recent.setdefault(target, deque())
+            while recent and recent[0] <= now - 60:
+                recent.popleft()
+            if len(recent) >= self._config.follow.max_looks_per_minute:
+                return recent[0] + 60 + self._rng.uniform(0, 5)
+            recent.append(now)
+            return None
 
     def _failed(self, run: FollowedRun, now: float, err: DispatchError) -> RunUpdate:
         policy = self._config.follow.backoff

@@ -223,3 +223,27 @@ def test_on_failure_dispatches_once_more_while_drift_persists(
     assert trail["run"]["result"] == "failed"
     assert len(listed["dispatches"]) == 2
     assert len(fake_jenkins.builds_of("ml/retrain")) == 2
+
+
+def test_looks_per_target_are_capped_per_minute(
+    fake_github: FakeGitHub, make_loop_config: LoopConfig
+) -> None:
+    with Running(make_loop_config("gh", follow={"max_looks_per_minute": 2})) as bridge:
+        ids = []
+        for n in range(3):
+            payload = body("firing-single-bearer")
+            payload["alerts"][0]["fingerprint"] = f"cap{n}"
+            payload["alerts"][0]["labels"]["model"] = f"m{n}"
+            answer = bridge.client.post("/alerts", json=payload, headers=auth_headers())
+            ids.append(answer.get_json()["alerts"][0]["dispatch_id"])
+
+        def all_looked_at() -> list[dict[str, Any]] | None:
+            runs = [bridge.trail(i)["run"] for i in ids]
+            return runs if all(r is not None and r["polls"] >= 1 for r in runs) else None
+
+        runs = wait_until(all_looked_at, 10, "a first look at each run")
+        looks = [r for r in fake_github.received if "/actions/runs/" in r.path]
+
+    assert len(looks) == 2
+    postponed = [r for r in runs if seconds(r["next_poll_at"]) > time.time() + 30]
+    assert len(postponed) >= 1
