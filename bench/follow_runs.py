@@ -179,8 +179,13 @@ def main() -> None:
                 assert time.monotonic() < deadline, "the runs were not all dispatched in 10 min"
                 time.sleep(1)
             dispatched = time.monotonic() - started
-            # Every run has been looked at once in progress: the window sees steady state.
-            time.sleep(interval * 1.5 + 5)
+            # Steady state: every run dispatched (1 request), seen queued and seen in progress
+            # (2 counted looks); from then on nothing changes until they complete.
+            while github.counted < 3 * args.runs:
+                assert time.monotonic() < deadline, "the runs were not all seen in progress"
+                time.sleep(1)
+            steady = time.monotonic() - started
+            time.sleep(5)
             busy = measure(pids, github, args.window)
 
             for run in list(github.runs):
@@ -196,7 +201,10 @@ def main() -> None:
         f"{args.runs} GitHub runs followed at once, follow.poll_interval {args.poll_interval}, "
         f"window {args.window:.0f}s (machine shared with other work: figures are indicative)"
     )
-    print(f"  {args.runs} alerts -> {args.runs} runs dispatched and followed in {dispatched:.0f}s")
+    print(
+        f"  {args.runs} alerts -> {args.runs} runs dispatched and followed in {dispatched:.0f}s,"
+        f" all seen in progress after {steady:.0f}s"
+    )
     print(
         f"  looks at runs:    {busy['looks']:7.0f}/min  (expected {args.runs * 60 / interval:.0f}"
         f"/min at this interval)"

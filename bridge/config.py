@@ -83,8 +83,9 @@ class FollowConfig:
     lease: float = 120.0
     # GitHub requests per token kept for dispatches: following stops until the reset below it.
     rate_reserve: int = 200
-    # Looks per target per minute, per process (GitHub's secondary limit: 900 a minute).
-    max_looks_per_minute: int = 600
+    # Looks per target per minute, per process (GitHub's secondary limit: 900 a minute; two
+    # worker processes by default stay under it).
+    max_looks_per_minute: int = 400
     # Backoff after failed looks (the same policy type as dispatches; no deadline: the route's
     # result_timeout ends a run that can never be looked at).
     backoff: BackoffPolicy = field(

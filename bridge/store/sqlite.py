@@ -261,6 +261,8 @@ class SQLiteStore:
         self, now: float, owner: str, lease_seconds: float, limit: int
     ) -> list[FollowedRun]:
         """Lease up to ``limit`` retraining runs due for a look."""
+        if not self._read(sqlite_runs.any_due, now):
+            return []
         with self.transaction() as txn:
             return sqlite_runs.claim_runs(txn.conn, now, owner, lease_seconds, limit)
 
@@ -271,11 +273,17 @@ class SQLiteStore:
 
     def time_out_runs(self, now: float) -> list[str]:
         """Runs past their result timeout become timed_out; their dispatch ids."""
+        # Asked every second by every process: a read first, a write (and its fsync) only
+        # when there is something to write.
+        if not self._read(sqlite_runs.any_timed_out, now):
+            return []
         with self.transaction() as txn:
             return sqlite_runs.time_out_runs(txn, now)
 
     def settle_episodes(self, now: float) -> int:
         """Judge episodes whose retraining succeeded (resolved in time, or drift persisted)."""
+        if not self._read(sqlite_runs.any_to_settle, now):
+            return 0
         with self.transaction() as txn:
             return sqlite_runs.settle_episodes(txn, now)
 

@@ -297,3 +297,33 @@ def add_redispatch(
             {"target": new.target, "outcome": metrics.DispatchOutcome.CREATED},
         )
     return True
+
+
+def any_timed_out(conn: sqlite3.Connection, now: float) -> bool:
+    """True if a run without a result is past its timeout (a read, before any write)."""
+    row = conn.execute(
+        "SELECT 1 FROM runs WHERE state != 'completed' AND timeout_at < ? LIMIT 1", (now,)
+    ).fetchone()
+    return row is not None
+
+
+def any_to_settle(conn: sqlite3.Connection, now: float) -> bool:
+    """True if an episode whose retraining succeeded can be judged now."""
+    row = conn.execute(
+        "SELECT 1 FROM runs r JOIN dispatches d ON d.id = r.dispatch_id"
+        " JOIN episodes e ON e.id = d.episode_id"
+        " WHERE r.state = 'completed' AND r.result = ? AND r.episode_outcome IS NULL"
+        " AND (e.resolved_at IS NOT NULL OR r.finished_at + r.verify_within < ?) LIMIT 1",
+        (_SUCCEEDED, now),
+    ).fetchone()
+    return row is not None
+
+
+def any_due(conn: sqlite3.Connection, now: float) -> bool:
+    """True if a run is due for a look and not leased."""
+    row = conn.execute(
+        "SELECT 1 FROM runs WHERE state IN ('queued', 'running') AND next_poll_at <= ?"
+        " AND (lease_until IS NULL OR lease_until < ?) LIMIT 1",
+        (now, now),
+    ).fetchone()
+    return row is not None
