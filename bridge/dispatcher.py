@@ -214,8 +214,8 @@ class Dispatcher:
     def _adopt(self, attempt: "_Attempt", route: Route | None) -> AttemptRecord | None:
         """Look for the run a lost attempt may have started; the attempt adopting it, or None.
 
-        None means: not found (or the target cannot look), send. A failed look backs off like a
-        failed send, never followed by a blind send that could start a second run.
+        None means: not found (or the target cannot look), send. A look that failed for a
+        reason that may pass backs off like a failed send, rather than send blindly.
         """
         dispatch = attempt.dispatch
         target: object = self._config.targets.get(dispatch.target)
@@ -224,6 +224,17 @@ class Dispatcher:
         try:
             found = target.find_run(dispatch.request, dispatch.created_at)
         except DispatchError as err:
+            if not err.retryable:
+                # Looking can never work (no read access: a build-token-only Jenkins target):
+                # sending again may start a second run, but never sending starts none.
+                log.warning(
+                    "dispatch_id=%s target=%s: cannot look for the run of the attempt whose "
+                    "outcome is unknown (%s); sending again, which may start a second run",
+                    dispatch.id,
+                    dispatch.target,
+                    err.message,
+                )
+                return None
             failure = _Failure.of(err)
             message = f"looking for the run of an attempt whose outcome is unknown: {err.message}"
             return self._back_off_or_give_up(attempt, replace(failure, message=message))

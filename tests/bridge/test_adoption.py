@@ -105,3 +105,17 @@ def test_a_failed_look_for_the_lost_run_is_retried_not_followed_by_a_blind_send(
 
     assert outcomes(trail) == ["unknown", "retry", "adopted"]
     assert len(fake_github.runs) == 1
+
+
+def test_a_target_that_can_never_look_sends_again_rather_than_never(
+    fake_github: FakeGitHub,
+    make_loop_config: LoopConfig,
+) -> None:
+    config = make_loop_config("gh", dispatch={"poll_interval": "50ms", "lease": "1s"})
+    dispatch_id = lose_an_attempt(config, reach_the_target=False)
+    fake_github.fail_next(1, 401)  # the look for the lost run: bad credentials, for good
+
+    with Running(config) as bridge:
+        trail = bridge.wait_state(dispatch_id, "succeeded")
+
+    assert outcomes(trail) == ["unknown", "success"]
