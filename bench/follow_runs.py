@@ -19,6 +19,7 @@ Measured:
 
 import argparse
 import os
+import sqlite3
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -106,6 +107,12 @@ def measure(pids: list[int], github: FakeGitHub, seconds: float) -> dict[str, fl
     }
 
 
+def seen_running(database: Path) -> int:
+    """Runs the bridge has seen in progress, read from its SQLite file."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM runs WHERE state = 'running'").fetchone()[0])
+
+
 def running(port: int) -> float:
     """drift_bridge_retrainings_running, summed, from /metrics."""
     text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
@@ -179,9 +186,9 @@ def main() -> None:
                 assert time.monotonic() < deadline, "the runs were not all dispatched in 10 min"
                 time.sleep(1)
             dispatched = time.monotonic() - started
-            # Steady state: every run dispatched (1 request), seen queued and seen in progress
-            # (2 counted looks); from then on nothing changes until they complete.
-            while github.counted < 3 * args.runs:
+            # Steady state: the bridge has seen every run in progress; from then on nothing
+            # changes until they complete (read from its store, read-only).
+            while seen_running(work / "bridge.db") < args.runs:
                 assert time.monotonic() < deadline, "the runs were not all seen in progress"
                 time.sleep(1)
             steady = time.monotonic() - started
