@@ -7,14 +7,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from demo.harness.processes import require_binary
 from demo.harness.stack import PROMETHEUS_DIR
+from tests.support import tools
 
 
 def run_tool(*argv: str, cwd: Path = PROMETHEUS_DIR) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [require_binary(argv[0]), *argv[1:]], cwd=cwd, capture_output=True, text=True, timeout=60
-    )
+    return tools.run_tool(*argv, cwd=cwd)
 
 
 @pytest.mark.integration
