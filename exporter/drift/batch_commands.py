@@ -119,7 +119,8 @@ def run_spark_score_command(args: argparse.Namespace) -> int:
     spark.sparkContext.setLogLevel("ERROR")
     frame = read_current(spark, current)
     result = score_spark(frame, reference, settings, args.current or args.table)
-    return finish(args, result, settings, reference, {**current.describe(), "engine": "spark"})
+    described = {**current.describe(), "engine": "spark"}
+    return finish(args, result=result, settings=settings, reference=reference, current=described)
 
 
 def _seconds(text: str) -> float:
