@@ -43,7 +43,7 @@ class AlertOutcome:
 
     index: int
     fingerprint: str
-    status: str
+    status: AlertStatus
     route: str | None
     target: str | None
     decision: Decision
