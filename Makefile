@@ -6,8 +6,10 @@ STAMP := $(VENV)/.installed-stamp
 # Debian packages the demo and the tests start for real, keyed by the binary that must exist.
 RUN_TOOLS := prometheus:prometheus promtool:prometheus amtool:prometheus-alertmanager \
              prometheus-alertmanager:prometheus-alertmanager
-# The tests also validate docker-compose.yml with `docker-compose config` (no daemon needed).
-TEST_TOOLS := $(RUN_TOOLS) docker-compose:docker-compose
+# The tests also validate docker-compose.yml with `docker-compose config` (no daemon needed),
+# and start a throwaway PostgreSQL cluster (initdb/pg_ctl live under /usr/lib/postgresql/*/bin,
+# off PATH; Debian's server package is the one that puts pg_ctlcluster on it).
+TEST_TOOLS := $(RUN_TOOLS) docker-compose:docker-compose pg_ctlcluster:postgresql
 
 .PHONY: test demo tools test-tools venv lint typecheck unit clean
 

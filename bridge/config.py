@@ -15,6 +15,7 @@ from bridge.config_reader import ConfigError, Reader
 from bridge.credentials import Secret, read_secret
 from bridge.matchers import Matcher, matches_all
 from bridge.retry import RetryPolicy
+from bridge.store.settings import StoreSettings, read_store
 from bridge.targets import Target, build_target
 from bridge.templating import Template, TemplateError
 from exporter.web import is_loopback, parse_listen_address
@@ -77,13 +78,18 @@ class BridgeConfig:
     file: Path
     server: ServerConfig
     auth: AuthConfig
-    store_path: Path
+    store: StoreSettings
     dispatch: DispatchConfig
     targets: dict[str, Target]
     routes: tuple[Route, ...]
     dry_run: bool = False
     # The annotation (or, failing that, label) whose value templates see as ``value``.
     value_from: str = "drift_score"
+
+    @property
+    def store_path(self) -> Path:
+        """The SQLite file (the default store; unused when ``store.url`` names PostgreSQL)."""
+        return self.store.path
 
     def routes_for(self, labels: Mapping[str, str]) -> list[Route]:
         """The routes an alert with ``labels`` takes: the first match, and more with continue."""
@@ -128,9 +134,7 @@ def parse_config(data: Any, path: Path) -> BridgeConfig:
                 f"is required when listening on {server.listen_address} (not loopback); set "
                 "auth, or allow_unauthenticated: true if something in front authenticates",
             )
-    store = root.child("store")
-    store_path = Path(store.file_path("path", "drift-bridge.db"))
-    store.reject_unknown()
+    store = read_store(root.child("store"))
     dispatch = _dispatch(root.child("dispatch"))
     targets = {}
     declared = set()
@@ -147,7 +151,7 @@ def parse_config(data: Any, path: Path) -> BridgeConfig:
         file=path,
         server=server,
         auth=auth,
-        store_path=store_path,
+        store=store,
         dispatch=dispatch,
         targets=targets,
         routes=routes,

@@ -58,7 +58,8 @@ class Dispatcher:
         self._in_flight: set[str] = set()
 
     def start(self) -> None:
-        """Start the background loop."""
+        """Start the background loop; dispatches other processes create wake it too."""
+        self._store.watch_outbox(self.wake)
         self._thread = threading.Thread(target=self._loop, name="dispatcher", daemon=True)
         self._thread.start()
 

@@ -13,7 +13,7 @@ from gunicorn.app.base import BaseApplication
 
 from bridge.config import BridgeConfig
 from bridge.dispatcher import Dispatcher
-from bridge.store import SQLiteStore
+from bridge.store.opening import open_store
 from bridge.web.app import create_app
 from exporter.web import parse_listen_address
 
@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 def build_app(config: BridgeConfig) -> Flask:
     """Open the store, start a dispatcher and build the app, in the calling process."""
-    store = SQLiteStore(config.store_path)
+    # serve created or upgraded the schema before forking: workers only check it.
+    store = open_store(config.store, migrate=False)
     dispatcher = Dispatcher(store, config)
     dispatcher.start()
     app = create_app(config, store, dispatcher)

@@ -95,6 +95,14 @@ class Transaction(Protocol):
 class Store(Protocol):
     """The durable record of notifications, decisions, episodes and the dispatch outbox."""
 
+    def schema_version(self) -> int:
+        """The schema version the store holds; StoreError if it is newer than the code."""
+        ...
+
+    def migrate(self) -> list[int]:
+        """Create or upgrade the schema under a lock; returns the versions applied."""
+        ...
+
     def transaction(self) -> AbstractContextManager[Transaction]:
         """A write transaction: committed at the end of the block, rolled back on error."""
         ...
@@ -148,6 +156,10 @@ class Store(Protocol):
 
     def outbox(self, now: float) -> OutboxStats:
         """Pending dispatches and the age of the oldest."""
+        ...
+
+    def watch_outbox(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` whenever another process puts a dispatch in the outbox (if it can tell)."""
         ...
 
     def ping(self) -> None:

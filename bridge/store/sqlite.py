@@ -25,8 +25,9 @@ from typing import Any, TypeVar
 
 from bridge.store import sqlite_audit, sqlite_outbox
 from bridge.store.base import OutboxStats, StoreError
+from bridge.store.migrations import pending
 from bridge.store.records import AttemptRecord, ClaimedDispatch, Episode, EpisodeKey, Requeue
-from bridge.store.schema import SCHEMA, SCHEMA_VERSION
+from bridge.store.schema import MIGRATIONS, read_version
 from bridge.store.sqlite_transaction import SQLiteTransaction, write_counts
 
 log = logging.getLogger(__name__)
@@ -66,13 +67,39 @@ class SQLiteStore:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._forked()
-            # One script, one transaction: processes starting together create the schema once.
-            self._conn().executescript(
-                f"BEGIN IMMEDIATE; {SCHEMA} INSERT INTO meta (key, value) VALUES"
-                f" ('schema_version', '{SCHEMA_VERSION}') ON CONFLICT (key) DO NOTHING; COMMIT;"
-            )
+            self.migrate()
         except (sqlite3.Error, OSError) as err:
             raise StoreError(f"cannot open the store {path}: {err}") from err
+
+    # --- schema ------------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        """The version recorded in the file (0: empty); StoreError if newer than the code."""
+        found = read_version(self._conn())
+        pending(found, MIGRATIONS, str(self.path))
+        return found
+
+    def migrate(self) -> list[int]:
+        """Create or upgrade the schema in one transaction; processes starting together wait."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            steps = pending(read_version(conn), MIGRATIONS, str(self.path))
+            for step in steps:
+                log.info("store %s: schema %d: %s", self.path, step.version, step.description)
+                # One statement at a time: executescript() would commit what came before.
+                for statement in filter(str.strip, step.sql.split(";")):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (str(step.version),),
+                )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return [step.version for step in steps]
 
     # --- connections and locks -----------------------------------------------------------
 
@@ -243,6 +270,9 @@ class SQLiteStore:
         """Send a dead dispatch again from now; False if it is not dead or cannot be built."""
         with self.transaction() as txn:
             return sqlite_outbox.requeue(txn, requeue)
+
+    def watch_outbox(self, wake: Callable[[], None]) -> None:
+        """Nothing to watch: the processes of one host find new dispatches by polling."""
 
     # --- reads -------------------------------------------------------------------------
 

@@ -1,0 +1,106 @@
+"""Intake operations on one PostgreSQL transaction, sharing the SQLite store's statements.
+
+The statements both stores run are written once (``sqlite_transaction``, ``sqlite_outbox``,
+``sqlite_audit``) with ``?`` placeholders; ``QmarkConnection`` hands them to psycopg with its
+``%s`` placeholders, and psycopg's dict rows read like ``sqlite3.Row``. Only what differs
+(``RETURNING id`` for a new row, the counter upsert, leases with ``SKIP LOCKED``) is written here.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any, cast
+
+import psycopg
+
+from bridge.alerts import Notification
+from bridge.store.records import NewDispatch
+from bridge.store.sqlite_transaction import CounterKey, SQLiteTransaction, labels_key
+
+# The channel a dispatch is announced on: every replica listens and claims it at once.
+OUTBOX_CHANNEL = "drift_bridge_outbox"
+
+
+@lru_cache(maxsize=256)
+def _to_format(sql: str) -> str:
+    # The shared statements hold no literal '?' or '%'; check rather than trust it.
+    assert "%" not in sql, sql
+    return sql.replace("?", "%s")
+
+
+class QmarkConnection:
+    """A psycopg connection that runs the shared ``?``-style statements."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.pg = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+        """Run one statement; the cursor's rows are dicts."""
+        return self.pg.execute(_to_format(sql), params)
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for each parameter tuple."""
+        with self.pg.cursor() as cursor:
+            cursor.executemany(_to_format(sql), params)
+
+
+class PostgresTransaction(SQLiteTransaction):
+    """Intake operations on one open PostgreSQL transaction (see ``SQLiteTransaction``)."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        super().__init__(cast(Any, QmarkConnection(conn)))
+        self.pg = conn
+        self.dispatched = False  # a dispatch was added: announce it when this commits
+
+    def add_notification(
+        self,
+        notification: Notification,
+        received_at: float,
+        payload: str,
+        remote_addr: str | None,
+        user_agent: str | None,
+    ) -> int:
+        """Record the notification as received; returns its id."""
+        row = self.pg.execute(
+            "INSERT INTO notifications (received_at, receiver, status, group_key, external_url,"
+            " alert_count, truncated_alerts, remote_addr, user_agent, payload)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (
+                received_at,
+                notification.receiver,
+                notification.status,
+                notification.group_key,
+                notification.external_url,
+                len(notification.alerts),
+                notification.truncated_alerts,
+                remote_addr,
+                user_agent,
+                payload,
+            ),
+        ).fetchone()
+        assert row is not None
+        return int(row["id"])
+
+    def add_dispatch(self, dispatch: NewDispatch) -> None:
+        """Put a dispatch in the outbox; replicas hear of it when the transaction commits."""
+        super().add_dispatch(dispatch)
+        self.dispatched = True
+
+
+def write_counts(conn: psycopg.Connection[Any], counts: Mapping[CounterKey, float]) -> None:
+    """Add ``counts`` to the counters table, in key order so that writers never deadlock."""
+    if not counts:
+        return
+    rows = sorted(
+        (name, labels_key(dict(labels)), amount) for (name, labels), amount in counts.items()
+    )
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO counters (name, labels, value) VALUES (%s, %s, %s)"
+            " ON CONFLICT (name, labels) DO UPDATE SET value = counters.value + excluded.value",
+            rows,
+        )
+
+
+def announce(conn: psycopg.Connection[Any]) -> None:
+    """Tell every listening replica, at commit, that a dispatch is due."""
+    conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")

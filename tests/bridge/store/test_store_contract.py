@@ -1,0 +1,422 @@
+"""The store protocol, the same for every store: SQLite (embedded) and PostgreSQL (shared).
+
+Every test runs against both; PostgreSQL is a real server (tests/support/postgres.py).
+"""
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bridge.alerts import Notification, parse_notification
+from bridge.store import Store, StoreError, Transaction
+from bridge.store.migrations import latest
+from bridge.store.opening import migrations_for, open_store
+from bridge.store.records import (
+    AttemptRecord,
+    DispatchState,
+    Episode,
+    EpisodeKey,
+    NewDispatch,
+    NewEpisode,
+    Requeue,
+)
+from bridge.store.settings import StoreSettings
+from tests.support.fixtures import body
+from tests.support.postgres import PostgresCluster
+
+STARTS = "2026-11-25T08:28:11.022000000Z"
+
+
+# PostgreSQL is a real server: its half of the suite is an integration test.
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> StoreSettings:
+    """Where a fresh store lives, for each kind of store."""
+    if request.param == "sqlite":
+        return StoreSettings(path=tmp_path / "bridge.db")
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    return StoreSettings(path=tmp_path / "unused.db", postgres=cluster.database())
+
+
+@pytest.fixture
+def store(settings: StoreSettings) -> Iterator[Store]:
+    opened = open_store(settings)
+    yield opened
+    opened.close()
+
+
+def notification() -> Notification:
+    return parse_notification(body("firing-single-bearer"))
+
+
+def new_episode(txn: Transaction, n: int, dispatch_id: str | None = None) -> Episode:
+    notification_id = txn.add_notification(notification(), 1.0, "{}", "127.0.0.1", "test")
+    return txn.add_episode(
+        NewEpisode(
+            key=EpisodeKey("retrain", f"fp{n}", STARTS),
+            labels={"model": f"m{n}"},
+            cooldown_key=f'{{"model":"m{n}"}}',
+            state="firing",
+            outcome="dispatched" if dispatch_id else "cooldown_skipped",
+            dispatch_id=dispatch_id,
+            notification_id=notification_id,
+            opened_at=100.0 + n,
+        )
+    )
+
+
+def add_dispatch(store: Store, n: int, created_at: float = 100.0) -> str:
+    """An episode with a pending dispatch ``d<n>``, due at ``created_at``."""
+    dispatch_id = f"d{n}"
+
+    def work(txn: Transaction) -> None:
+        episode = new_episode(txn, n, dispatch_id)
+        txn.add_dispatch(
+            NewDispatch(
+                id=dispatch_id,
+                episode_id=episode.id,
+                kind="firing",
+                route="retrain",
+                target="hook",
+                target_type="webhook",
+                state=DispatchState.PENDING,
+                context_json=json.dumps({"labels": {"model": f"m{n}"}}),
+                request_json='{"url": "http://127.0.0.1:9/hook"}',
+                error=None,
+                reason=None,
+                created_at=created_at,
+                deadline_at=created_at + 3600,
+            )
+        )
+
+    store.atomically(work)
+    return dispatch_id
+
+
+def attempt(
+    dispatch_id: str, outcome: str, at: float, next_at: float | None = None
+) -> AttemptRecord:
+    return AttemptRecord(
+        dispatch_id=dispatch_id,
+        attempt=1,
+        started_at=at,
+        finished_at=at + 0.5,
+        outcome=outcome,
+        reason=None if outcome == "success" else "server_error",
+        status=200 if outcome == "success" else 503,
+        message="ok" if outcome == "success" else "HTTP 503",
+        response=None,
+        details={"build": 7} if outcome == "success" else None,
+        next_attempt_at=next_at,
+    )
+
+
+def counters(store: Store) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (name, tuple(sorted(labels.items()))): value for name, labels, value in store.counters()
+    }
+
+
+# --- schema -------------------------------------------------------------------------------
+
+
+def test_a_new_store_has_the_latest_schema_and_migrating_again_does_nothing(
+    store: Store, settings: StoreSettings
+) -> None:
+    assert store.schema_version() == latest(migrations_for(settings))
+    assert store.migrate() == []
+
+
+# --- intake -------------------------------------------------------------------------------
+
+
+def test_an_episode_is_found_by_its_key_inside_and_outside_a_transaction(store: Store) -> None:
+    with store.transaction() as txn:
+        added = new_episode(txn, 1)
+        assert txn.find_episode(added.key) == added
+    assert store.find_episode(added.key) == added
+    assert store.find_episode(EpisodeKey("retrain", "other", STARTS)) is None
+    assert (added.state, added.outcome, added.dispatch_id) == ("firing", "cooldown_skipped", None)
+
+
+def test_notification_ids_increase(store: Store) -> None:
+    first = store.atomically(
+        lambda txn: txn.add_notification(notification(), 1.0, "{}", None, None)
+    )
+    second = store.atomically(
+        lambda txn: txn.add_notification(notification(), 2.0, "{}", None, None)
+    )
+    assert second > first
+
+
+def test_a_second_episode_with_the_same_key_is_refused(store: Store) -> None:
+    store.atomically(lambda txn: new_episode(txn, 1))
+    with pytest.raises(StoreError):
+        store.atomically(lambda txn: new_episode(txn, 1))
+
+
+def test_concurrent_intakes_commit_and_a_failing_one_alone_is_rolled_back(store: Store) -> None:
+    results: dict[int, object] = {}
+
+    def intake(n: int) -> None:
+        def work(txn: Transaction) -> int:
+            txn.count("intakes", {"kind": "test"})
+            added = new_episode(txn, n)
+            if n % 3 == 0:
+                raise ValueError(f"intake {n} fails after writing")
+            return added.id
+
+        try:
+            results[n] = store.atomically(work)
+        except ValueError as err:
+            results[n] = err
+
+    threads = [threading.Thread(target=intake, args=(n,)) for n in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    failed = {n for n, r in results.items() if isinstance(r, ValueError)}
+    assert failed == {n for n in range(30) if n % 3 == 0}
+    for n in range(30):
+        assert (store.find_episode(EpisodeKey("retrain", f"fp{n}", STARTS)) is None) == (
+            n in failed
+        )
+    assert counters(store)[("intakes", (("kind", "test"),))] == 20
+
+
+def test_the_last_dispatch_of_a_cooldown_key_is_the_latest(store: Store) -> None:
+    with store.transaction() as txn:
+        assert txn.last_dispatch("retrain", '{"model":"m1"}') is None
+        new_episode(txn, 1, "d-first")
+        assert txn.last_dispatch("retrain", '{"model":"m1"}') == (101.0, "d-first")
+        assert txn.last_dispatch("other-route", '{"model":"m1"}') is None
+
+
+def test_an_episode_is_closed_once(store: Store) -> None:
+    with store.transaction() as txn:
+        episode = new_episode(txn, 1)
+        assert txn.close_episode(episode.id, 200.0, "2026-11-25T09:00:00Z")
+        assert not txn.close_episode(episode.id, 201.0, None)
+    found = store.find_episode(episode.key)
+    assert found is not None
+    assert found.state == "resolved"
+
+
+def test_a_dispatch_is_listed_and_shown_with_its_decisions(store: Store) -> None:
+    def work(txn: Transaction) -> None:
+        notification_id = txn.add_notification(notification(), 1.0, "{}", "10.0.0.1", "AM/0.25")
+        episode = txn.add_episode(
+            NewEpisode(
+                EpisodeKey("retrain", "fp1", STARTS),
+                {"model": "m1"},
+                "{}",
+                "firing",
+                "dispatched",
+                "d1",
+                notification_id,
+                100.0,
+            )
+        )
+        txn.add_dispatch(
+            NewDispatch(
+                id="d1",
+                episode_id=episode.id,
+                kind="firing",
+                route="retrain",
+                target="hook",
+                target_type="webhook",
+                state=DispatchState.PENDING,
+                context_json='{"labels": {"model": "m1"}, "value": "0.3"}',
+                request_json='{"url": "u"}',
+                error=None,
+                reason=None,
+                created_at=100.0,
+                deadline_at=200.0,
+            )
+        )
+        txn.add_decision(
+            notification_id,
+            0,
+            "fp1",
+            STARTS,
+            "firing",
+            "retrain",
+            "new_episode",
+            "new episode",
+            episode.id,
+            "d1",
+            100.0,
+        )
+
+    store.atomically(work)
+    add_dispatch(store, 2, created_at=150.0)
+    listed = store.list_dispatches(None, None, 10, 0)
+    assert [row["id"] for row in listed] == ["d2", "d1"]  # newest first
+    assert [row["id"] for row in store.list_dispatches("pending", "retrain", 1, 1)] == ["d1"]
+    assert store.list_dispatches("dead", None, 10, 0) == []
+    shown = store.get_dispatch("d1")
+    assert shown is not None
+    assert shown["labels"] == {"model": "m1"}
+    assert shown["request"] == {"url": "u"}
+    assert [(d["decision"], d["remote_addr"]) for d in shown["decisions"]] == [
+        ("new_episode", "10.0.0.1")
+    ]
+    assert shown["alert"]["value"] == "0.3"
+    assert store.get_dispatch("nope") is None
+
+
+# --- the outbox ---------------------------------------------------------------------------
+
+
+def test_due_dispatches_are_leased_once_until_the_lease_expires(store: Store) -> None:
+    for n in range(3):
+        add_dispatch(store, n, created_at=100.0)
+    add_dispatch(store, 9, created_at=500.0)  # not due yet
+    first = store.claim_due(110.0, "a", 30.0, 2)
+    second = store.claim_due(110.0, "b", 30.0, 10)
+    assert len(first) == 2
+    assert len(second) == 1
+    assert {c.id for c in first} | {c.id for c in second} == {"d0", "d1", "d2"}
+    assert all(c.attempt == 1 and c.fingerprint.startswith("fp") for c in first + second)
+    assert first[0].request == {"url": "http://127.0.0.1:9/hook"}
+    assert store.claim_due(120.0, "c", 30.0, 10) == []
+    # A's lease runs out (it died): C takes over, as attempt 2.
+    taken = store.claim_due(141.0, "c", 30.0, 10)
+    assert {c.id for c in taken} == {"d0", "d1", "d2"}
+    assert {c.attempt for c in taken} == {2}
+
+
+def test_a_renewed_lease_is_kept(store: Store) -> None:
+    add_dispatch(store, 1)
+    (claimed,) = store.claim_due(110.0, "a", 30.0, 10)
+    store.renew_leases("a", [claimed.id], 200.0)
+    store.renew_leases("b", [claimed.id], 1000.0)  # not b's lease: no effect
+    assert store.claim_due(199.0, "c", 30.0, 10) == []
+    assert [c.id for c in store.claim_due(201.0, "c", 30.0, 10)] == [claimed.id]
+
+
+def test_attempts_move_a_dispatch_on_and_are_counted(store: Store) -> None:
+    add_dispatch(store, 1)
+    add_dispatch(store, 2)
+    claimed = {c.id: c for c in store.claim_due(110.0, "a", 30.0, 10)}
+    store.finish_attempt(attempt("d1", "retry", 110.0, next_at=115.0), "a", "hook")
+    store.finish_attempt(attempt("d2", "success", 110.0), "a", "hook")
+    assert store.get_dispatch("d2")["state"] == "succeeded"  # type: ignore[index]
+    retried = store.get_dispatch("d1")
+    assert retried is not None
+    assert retried["state"] == "pending"
+    assert [a["outcome"] for a in retried["attempts"]] == ["retry"]
+    assert store.claim_due(114.0, "a", 30.0, 10) == []
+    (again,) = store.claim_due(116.0, "a", 30.0, 10)
+    assert again.attempt == claimed["d1"].attempt + 1
+    store.finish_attempt(attempt("d1", "failed", 116.0), "a", "hook")
+    assert store.get_dispatch("d1")["state"] == "dead"  # type: ignore[index]
+    counts = counters(store)
+    assert (
+        counts[("drift_bridge_dispatches_total", (("outcome", "succeeded"), ("target", "hook")))]
+        == 1
+    )
+    assert counts[("drift_bridge_dispatches_total", (("outcome", "dead"), ("target", "hook")))] == 1
+    assert (
+        counts[
+            (
+                "drift_bridge_dispatch_attempts_total",
+                (("outcome", "retry"), ("reason", "server_error"), ("target", "hook")),
+            )
+        ]
+        == 1
+    )
+    assert counts[("drift_bridge_dispatch_latency_seconds_count", (("target", "hook"),))] == 1
+    assert store.get_dispatch("d2")["attempts"][0]["details"] == {"build": 7}  # type: ignore[index]
+
+
+def test_only_the_lease_holder_moves_a_dispatch_on(store: Store) -> None:
+    add_dispatch(store, 1)
+    store.claim_due(110.0, "a", 30.0, 10)
+    store.claim_due(150.0, "b", 30.0, 10)  # a stalled past its lease; b took over
+    store.finish_attempt(attempt("d1", "success", 151.0), "a", "hook")
+    shown = store.get_dispatch("d1")
+    assert shown is not None
+    assert shown["state"] == "sending"
+    assert len(shown["attempts"]) == 1  # a's attempt is on the record all the same
+
+
+def test_a_dead_dispatch_is_requeued_once_with_the_new_target(store: Store) -> None:
+    add_dispatch(store, 1)
+    store.claim_due(110.0, "a", 30.0, 10)
+    store.finish_attempt(attempt("d1", "failed", 110.0), "a", "hook")
+    for_retry = store.dispatch_for_retry("d1")
+    assert for_retry is not None
+    assert (for_retry["state"], for_retry["route"], for_retry["context"]) == (
+        "dead",
+        "retrain",
+        {"labels": {"model": "m1"}},
+    )
+    assert store.dispatch_for_retry("nope") is None
+    assert not store.requeue(Requeue("d1", "b", "jenkins", None, "cannot build", 120.0, 999.0))
+    assert store.requeue(Requeue("d1", "b", "jenkins", {"url": "x"}, None, 120.0, 999.0))
+    assert not store.requeue(Requeue("d1", "b", "jenkins", {"url": "x"}, None, 120.0, 999.0))
+    (claimed,) = store.claim_due(121.0, "a", 30.0, 10)
+    assert (claimed.target, claimed.target_type, claimed.request) == ("b", "jenkins", {"url": "x"})
+    assert claimed.attempt - claimed.retry_from == 1
+    assert counters(store)[("drift_bridge_dispatch_retries_requested_total", ())] == 1
+
+
+def test_the_outbox_reports_pending_and_dead(store: Store) -> None:
+    assert store.outbox(100.0).pending == 0
+    add_dispatch(store, 1, created_at=100.0)
+    add_dispatch(store, 2, created_at=130.0)
+    stats = store.outbox(160.0)
+    assert (stats.pending, stats.oldest_pending_age, stats.dead) == (2, 60.0, 0)
+
+
+def test_ping_answers_and_close_releases(settings: StoreSettings) -> None:
+    opened = open_store(settings)
+    opened.ping()
+    opened.close()
+
+
+# --- several replicas on one store ----------------------------------------------------------
+
+
+def test_replicas_claiming_together_never_lease_the_same_dispatch(settings: StoreSettings) -> None:
+    replicas = [open_store(settings) for _ in range(3)]
+    try:
+        for n in range(60):
+            add_dispatch(replicas[n % 3], n)
+        claimed: list[list[str]] = [[] for _ in replicas]
+
+        def claim(index: int) -> None:
+            while batch := replicas[index].claim_due(110.0, f"r{index}", 30.0, 4):
+                claimed[index].extend(c.id for c in batch)
+
+        threads = [threading.Thread(target=claim, args=(i,)) for i in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        every = [dispatch_id for ids in claimed for dispatch_id in ids]
+        assert sorted(every) == sorted(f"d{n}" for n in range(60))
+    finally:
+        for replica in replicas:
+            replica.close()
+
+
+def test_a_dispatch_added_by_one_replica_wakes_the_others(settings: StoreSettings) -> None:
+    if settings.postgres is None:
+        pytest.skip("SQLite is one host: its processes poll")
+    one, other = open_store(settings), open_store(settings)
+    woken = threading.Event()
+    try:
+        other.watch_outbox(woken.set)
+        time.sleep(0.5)  # the listener's first look
+        woken.clear()
+        add_dispatch(one, 1)
+        assert woken.wait(10)
+    finally:
+        one.close()
+        other.close()

@@ -1,0 +1,3 @@
+"""Fixtures every test directory can use, registered once (tests never import conftest)."""
+
+pytest_plugins = ["tests.support.postgres"]
