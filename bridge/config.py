@@ -18,7 +18,7 @@ from bridge.retry import RetryPolicy
 from bridge.store.settings import StoreSettings, read_store
 from bridge.targets import Target, build_target
 from bridge.templating import Template, TemplateError
-from exporter.web import is_loopback, parse_listen_address
+from common.addresses import is_loopback, parse_listen_address
 
 DEFAULT_LISTEN = "127.0.0.1:9912"
 ON_RESOLVE = ("record", "dispatch")
