@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from bridge.credentials import Secret
-from bridge.demo.processes import free_port
+from demo.processes import free_port
 from bridge.store.settings import PostgresSettings
 
 SUPERUSER = "postgres"
