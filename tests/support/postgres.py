@@ -20,8 +20,8 @@ import psycopg
 import pytest
 
 from bridge.credentials import Secret
-from demo.processes import free_port
 from bridge.store.settings import PostgresSettings
+from demo.harness.processes import free_port
 
 SUPERUSER = "postgres"
 PASSWORD = "pg-test-Secret-7f3a"  # the tests assert it never shows up anywhere
