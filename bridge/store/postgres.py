@@ -74,6 +74,7 @@ class PostgresStore:
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
+        self._checker: threading.Thread | None = None
         self._listener = OutboxListener(self._connect, self.where)
         try:
             # One connection of our own first: the pool would only say that it timed out, this
@@ -106,7 +107,20 @@ class PostgresStore:
             with self._pool.connection() as conn:
                 yield conn
         except (psycopg.Error, psycopg_pool.PoolTimeout) as err:
+            if isinstance(err, psycopg.OperationalError):
+                self._check_pool()
             raise StoreError(f"store {self.where}: {_reason(err)}") from err
+
+    def _check_pool(self) -> None:
+        # The database went away (a restart): every idle connection is dead too. Check them all
+        # once, in the background, rather than fail one request on each.
+        with self._writer_lock:
+            if self._checker is not None and self._checker.is_alive():
+                return
+            self._checker = threading.Thread(
+                target=self._pool.check, name="pool-check", daemon=True
+            )
+            self._checker.start()
 
     # --- schema ------------------------------------------------------------------------------
 
