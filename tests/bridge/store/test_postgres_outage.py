@@ -5,6 +5,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from werkzeug.test import TestResponse
 
 from demo.harness.processes import wait_until
 from tests.bridge.conftest import ConfigWriter, auth_headers
@@ -40,8 +41,10 @@ def test_a_database_restart_costs_retries_and_never_a_second_dispatch(
         config_data["targets"]["hook"]["url"] = f"{hook.url}/hook"
         bridge = Running(write_config(config_data))
         with bridge:
-            post = lambda model: bridge.client.post(  # noqa: E731
-                "/alerts", json=alert(model), headers=auth_headers()
+
+            def post(model: str) -> TestResponse:
+                return bridge.client.post("/alerts", json=alert(model), headers=auth_headers())
+
             )
             assert post("before").status_code == 200
             hook.wait_for(1, timeout=10)
