@@ -45,7 +45,6 @@ def test_a_database_restart_costs_retries_and_never_a_second_dispatch(
             def post(model: str) -> TestResponse:
                 return bridge.client.post("/alerts", json=alert(model), headers=auth_headers())
 
-            )
             assert post("before").status_code == 200
             hook.wait_for(1, timeout=10)
             # An attempt in flight when the database goes: the target answers after it is gone.
