@@ -47,8 +47,11 @@ def _version(path: str) -> int:
 class PostgresCluster:
     """A running cluster; ``database()`` makes a fresh database and returns its settings."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, durable: bool = False) -> None:
         self.root = root
+        # Tests run without fsync (a stopped server loses nothing; only a lost host would);
+        # benchmarks turn it on, as in production.
+        self.durable = durable
         self.data = root / "data"
         self.port = free_port()
         self.host = "127.0.0.1"
@@ -93,8 +96,10 @@ class PostgresCluster:
         """Start the server (and wait until it accepts connections)."""
         options = (
             f"-c listen_addresses={self.host} -c port={self.port} -c unix_socket_directories=''"
-            " -c max_connections=200 -c fsync=off -c full_page_writes=off"
+            " -c max_connections=200"
         )
+        if not self.durable:
+            options += " -c fsync=off -c full_page_writes=off"
         self._run(
             "pg_ctl",
             "-D",
