@@ -14,6 +14,7 @@ import yaml
 from bridge.config_reader import ConfigError, Reader
 from bridge.credentials import Secret, read_secret
 from bridge.matchers import Matcher, matches_all
+from bridge.retention import RetentionSettings, read_retention
 from bridge.retry import RetryPolicy
 from bridge.store.settings import StoreSettings, read_store
 from bridge.targets import Target, build_target
@@ -82,6 +83,7 @@ class BridgeConfig:
     dispatch: DispatchConfig
     targets: dict[str, Target]
     routes: tuple[Route, ...]
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     dry_run: bool = False
     # The annotation (or, failing that, label) whose value templates see as ``value``.
     value_from: str = "drift_score"
@@ -152,6 +154,7 @@ def parse_config(data: Any, path: Path) -> BridgeConfig:
         server=server,
         auth=auth,
         store=store,
+        retention=read_retention(root.child("retention")),
         dispatch=dispatch,
         targets=targets,
         routes=routes,

@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 from bridge import __version__
 from bridge.config import BridgeConfig
 from bridge.store import Store, StoreError
+from bridge.store.pruning import PRUNED_METRIC, Table
 from bridge.store.records import LATENCY_BUCKETS, LATENCY_METRIC, Decision
 
 # name -> (help, label names, label values pre-initialised at 0 so series exist from the start)
@@ -48,6 +49,11 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "drift_bridge_dispatch_retries_requested_total": (
         "Dead-lettered dispatches put back in the outbox by hand.",
         (),
+    ),
+    PRUNED_METRIC: (
+        "Records deleted by retention, by table (notifications, decisions, episodes, "
+        "dispatches, attempts).",
+        ("table",),
     ),
 }
 _OUTCOMES = ("accepted", "invalid", "unauthorized", "too_large")
@@ -117,6 +123,8 @@ class BridgeCollector(Collector):
             )
         values["drift_bridge_truncated_alerts_total"].setdefault((), 0.0)
         values["drift_bridge_dispatch_retries_requested_total"].setdefault((), 0.0)
+        for table in Table:
+            values[PRUNED_METRIC].setdefault((("table", table.value),), 0.0)
         return values
 
     def _counters(

@@ -13,6 +13,7 @@ from gunicorn.app.base import BaseApplication
 
 from bridge.config import BridgeConfig
 from bridge.dispatcher import Dispatcher
+from bridge.retention import Pruner
 from bridge.store.opening import open_store
 from bridge.web.app import create_app
 from common.addresses import parse_listen_address
@@ -26,6 +27,7 @@ def build_app(config: BridgeConfig) -> Flask:
     store = open_store(config.store, migrate=False)
     dispatcher = Dispatcher(store, config)
     dispatcher.start()
+    Pruner(store, config.retention).start()
     app = create_app(config, store, dispatcher)
     # Everything loaded so far lives as long as the process: keep the cyclic garbage collector
     # from walking it again and again, which paused requests by up to 100 ms (p99 at 200 req/s:

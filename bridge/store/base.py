@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from bridge.alerts import Notification
+from bridge.store.pruning import Cutoffs, Table
 from bridge.store.records import (
     AttemptRecord,
     ClaimedDispatch,
@@ -160,6 +161,10 @@ class Store(Protocol):
 
     def watch_outbox(self, wake: Callable[[], None]) -> None:
         """Call ``wake`` whenever another process puts a dispatch in the outbox (if it can tell)."""
+        ...
+
+    def prune(self, cutoffs: Cutoffs, limit: int) -> dict[Table, int]:
+        """Delete one batch of records retention lets go (see ``pruning``); rows per table."""
         ...
 
     def ping(self) -> None:

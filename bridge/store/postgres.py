@@ -31,6 +31,7 @@ from bridge.store.postgres_transaction import (
     announce,
     write_counts,
 )
+from bridge.store.pruning import Cutoffs, Table, prune_batch
 from bridge.store.records import AttemptRecord, ClaimedDispatch, Episode, EpisodeKey, Requeue
 from bridge.store.settings import PostgresSettings
 
@@ -254,6 +255,11 @@ class PostgresStore:
     def watch_outbox(self, wake: Callable[[], None]) -> None:
         """Call ``wake`` whenever any replica puts a dispatch in the outbox."""
         self._listener.subscribe(wake)
+
+    def prune(self, cutoffs: Cutoffs, limit: int) -> dict[Table, int]:
+        """Delete one batch of records retention lets go (see ``pruning``); rows per table."""
+        with self.transaction() as txn:
+            return prune_batch(txn, cutoffs, limit)
 
     # --- reads -------------------------------------------------------------------------------
 

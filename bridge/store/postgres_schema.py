@@ -120,6 +120,8 @@ CREATE INDEX notifications_received ON notifications (received_at);
 CREATE INDEX decisions_notification ON decisions (notification_id);
 CREATE INDEX attempts_finished ON attempts (finished_at);
 CREATE INDEX episodes_resolved ON episodes (resolved_at) WHERE state = 'resolved';
+CREATE INDEX episodes_first_notification ON episodes (first_notification_id);
+CREATE INDEX dispatches_completed ON dispatches (completed_at);
 """,
     ),
 )

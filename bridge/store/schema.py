@@ -118,6 +118,8 @@ CREATE INDEX IF NOT EXISTS notifications_received ON notifications (received_at)
 CREATE INDEX IF NOT EXISTS decisions_notification ON decisions (notification_id);
 CREATE INDEX IF NOT EXISTS attempts_finished ON attempts (finished_at);
 CREATE INDEX IF NOT EXISTS episodes_resolved ON episodes (resolved_at) WHERE state = 'resolved';
+CREATE INDEX IF NOT EXISTS episodes_first_notification ON episodes (first_notification_id);
+CREATE INDEX IF NOT EXISTS dispatches_completed ON dispatches (completed_at);
 """,
     ),
 )

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from bridge.store import sqlite_audit, sqlite_outbox
 from bridge.store.base import OutboxStats, StoreError
 from bridge.store.migrations import pending
+from bridge.store.pruning import Cutoffs, Table, prune_batch
 from bridge.store.records import AttemptRecord, ClaimedDispatch, Episode, EpisodeKey, Requeue
 from bridge.store.schema import MIGRATIONS, read_version
 from bridge.store.sqlite_transaction import SQLiteTransaction, write_counts
@@ -273,6 +274,11 @@ class SQLiteStore:
 
     def watch_outbox(self, wake: Callable[[], None]) -> None:
         """Nothing to watch: the processes of one host find new dispatches by polling."""
+
+    def prune(self, cutoffs: Cutoffs, limit: int) -> dict[Table, int]:
+        """Delete one batch of records retention lets go (see ``pruning``); rows per table."""
+        with self.transaction() as txn:
+            return prune_batch(txn, cutoffs, limit)
 
     # --- reads -------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from bridge.alerts import Notification, parse_notification
 from bridge.store import Store, StoreError, Transaction
 from bridge.store.migrations import latest
 from bridge.store.opening import migrations_for, open_store
+from bridge.store.pruning import PRUNED_METRIC, Cutoffs, Table
 from bridge.store.records import (
     AttemptRecord,
     DispatchState,
@@ -420,3 +421,118 @@ def test_a_dispatch_added_by_one_replica_wakes_the_others(settings: StoreSetting
     finally:
         one.close()
         other.close()
+
+
+# --- retention ----------------------------------------------------------------------------
+
+OLD, NOW = 1_000.0, 1_000_000.0
+CUTOFFS = Cutoffs(notifications=NOW - 100, attempts=NOW - 100)
+
+
+def old_episode(store: Store, n: int, state: DispatchState | None, resolved: bool) -> None:
+    """An episode from long ago, with a dispatch in ``state`` (None: no dispatch)."""
+
+    def work(txn: Transaction) -> None:
+        notification_id = txn.add_notification(notification(), OLD, "{}", None, None)
+        dispatch_id = f"d{n}" if state is not None else None
+        episode = txn.add_episode(
+            NewEpisode(
+                EpisodeKey("retrain", f"fp{n}", STARTS),
+                {},
+                "{}",
+                "firing",
+                "dispatched" if dispatch_id else "cooldown_skipped",
+                dispatch_id,
+                notification_id,
+                OLD,
+            )
+        )
+        txn.add_decision(
+            notification_id,
+            0,
+            f"fp{n}",
+            STARTS,
+            "firing",
+            "retrain",
+            "new_episode",
+            "new",
+            episode.id,
+            dispatch_id,
+            OLD,
+        )
+        if dispatch_id is not None:
+            txn.add_dispatch(
+                NewDispatch(
+                    id=dispatch_id,
+                    episode_id=episode.id,
+                    kind="firing",
+                    route="retrain",
+                    target="hook",
+                    target_type="webhook",
+                    state=DispatchState.PENDING,
+                    context_json="{}",
+                    request_json="{}",
+                    error=None,
+                    reason=None,
+                    created_at=OLD,
+                    deadline_at=NOW * 2,
+                )
+            )
+        if resolved:
+            txn.close_episode(episode.id, OLD + 1, None)
+
+    store.atomically(work)
+    if state in (DispatchState.SUCCEEDED, DispatchState.SENDING):
+        (claimed,) = store.claim_due(OLD + 2, "a", NOW * 2, 1)
+        if state == DispatchState.SUCCEEDED:
+            store.finish_attempt(attempt(claimed.id, "success", OLD + 2), "a", "hook")
+
+
+def test_retention_prunes_what_is_old_and_finished_and_nothing_in_use(store: Store) -> None:
+    old_episode(store, 1, DispatchState.SUCCEEDED, resolved=True)  # all of it goes
+    old_episode(store, 2, DispatchState.SUCCEEDED, resolved=False)  # dispatch goes, episode open
+    old_episode(store, 3, DispatchState.SENDING, resolved=True)  # in flight: kept
+    old_episode(store, 4, DispatchState.PENDING, resolved=True)  # pending: kept
+    old_episode(store, 5, None, resolved=False)  # open, never dispatched: kept
+    old_episode(store, 6, None, resolved=True)  # resolved, no dispatch: goes
+    # Duplicates of open episode 5, long ago: the notification and its decision go.
+    store.atomically(
+        lambda txn: txn.add_decision(
+            txn.add_notification(notification(), OLD, "{}", None, None),
+            0,
+            "fp5",
+            STARTS,
+            "firing",
+            "retrain",
+            "duplicate",
+            "dup",
+            None,
+            None,
+            OLD,
+        )
+    )
+    total = dict.fromkeys(Table, 0)
+    while True:  # batches of 1, as many as it takes
+        deleted = store.prune(CUTOFFS, 1)
+        for table, count in deleted.items():
+            total[table] += count
+        if not any(deleted.values()):
+            break
+    assert total == {
+        Table.DISPATCHES: 2,
+        Table.ATTEMPTS: 2,
+        Table.EPISODES: 2,
+        Table.DECISIONS: 3,
+        Table.NOTIFICATIONS: 3,
+    }
+    assert {row["id"] for row in store.list_dispatches(None, None, 10, 0)} == {"d3", "d4"}
+    for n, kept in ((1, False), (2, True), (3, True), (4, True), (5, True), (6, False)):
+        assert (store.find_episode(EpisodeKey("retrain", f"fp{n}", STARTS)) is not None) == kept
+    pruned = {
+        dict(labels)["table"]: value
+        for (name, labels), value in counters(store).items()
+        if name == PRUNED_METRIC
+    }
+    assert pruned == {table.value: float(count) for table, count in total.items()}
+    # Nothing younger than the cut-offs goes, and pruning again finds nothing.
+    assert not any(store.prune(Cutoffs(OLD - 1, OLD - 1), 100).values())
