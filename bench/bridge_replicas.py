@@ -226,7 +226,7 @@ _NOTIFICATION: Any = None
 
 def main() -> None:
     global _NOTIFICATION
-    from bridge.alerts import parse_notification
+    from bridge.payload import parse_notification
 
     _NOTIFICATION = parse_notification(body("firing-single-bearer"))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -13,10 +13,10 @@ from gunicorn.app.base import BaseApplication
 
 from bridge.config import BridgeConfig
 from bridge.dispatcher import Dispatcher
+from bridge.listen import gunicorn_bind
 from bridge.retention import Pruner
 from bridge.store.opening import open_store
 from bridge.web.app import create_app
-from common.addresses import parse_listen_address
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +56,8 @@ class BridgeServer(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         """Translate the bridge's server settings to gunicorn's."""
         server = self._config.server
-        host, port = parse_listen_address(server.listen_address)
-        bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         settings = {
-            "bind": [bind],
+            "bind": [gunicorn_bind(server.listen_address)],
             "workers": server.workers,
             "worker_class": "gthread",
             "threads": server.threads,

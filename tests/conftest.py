@@ -1,3 +1,7 @@
-"""Fixtures every test directory can use, registered once (tests never import conftest)."""
+"""Fixtures every test can use, from tests/support/, and the rule that keeps the fast tier fast."""
 
-pytest_plugins = ["tests.support.postgres"]
+pytest_plugins = [
+    "tests.support.exporter",
+    "tests.support.postgres",
+    "tests.support.tiers",
+]

@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import psycopg
 
-from bridge.alerts import Notification
+from bridge.payload import Notification
 from bridge.store.records import NewDispatch
 from bridge.store.sqlite_transaction import CounterKey, SQLiteTransaction, labels_key
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.alerts import Notification, parse_notification
+from bridge.payload import Notification, parse_notification
 from bridge.store import Store, StoreError, Transaction
 from bridge.store.migrations import latest
 from bridge.store.opening import migrations_for, open_store
