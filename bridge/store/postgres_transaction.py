@@ -17,7 +17,7 @@ from bridge.store.records import NewDispatch
 from bridge.store.sqlite_transaction import CounterKey, SQLiteTransaction, labels_key
 
 # The channel a dispatch is announced on: every replica listens and claims it at once.
-OUTBOX_CHANNEL = "drift_bridge_outbox"
+OUTBOX_CHANNEL = "driftbridge_outbox"
 
 
 @lru_cache(maxsize=256)

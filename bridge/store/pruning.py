@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-PRUNED_METRIC = "drift_bridge_store_pruned_rows_total"
+from bridge.metrics import STORE_PRUNED_ROWS_TOTAL
 
 
 class Table(StrEnum):
@@ -58,7 +58,7 @@ def _delete(txn: _Transaction, table: Table, column: str, ids: list[Any]) -> int
         txn.conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", ids).rowcount
     )
     if deleted:
-        txn.count(PRUNED_METRIC, {"table": table.value}, deleted)
+        txn.count(STORE_PRUNED_ROWS_TOTAL, {"table": table.value}, deleted)
     return deleted
 
 

@@ -12,6 +12,7 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from bridge.intake import record_notification
+from bridge.metrics import NotificationOutcome
 from bridge.payload import PayloadError, parse_notification
 from bridge.store import StoreError
 from bridge.web import auth
@@ -28,7 +29,7 @@ def receive() -> ResponseReturnValue:
     """Record an Alertmanager notification and what it causes."""
     state = current_bridge()
     if request.mimetype != "application/json":
-        state.count_rejected("invalid")
+        state.count_rejected(NotificationOutcome.INVALID)
         return error_response(
             415, f"expected Content-Type application/json, got {request.mimetype or 'none'}"
         )
@@ -36,20 +37,20 @@ def receive() -> ResponseReturnValue:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        state.count_rejected("invalid")
+        state.count_rejected(NotificationOutcome.INVALID)
         return error_response(400, f"body is not UTF-8 (as Alertmanager sends it): {err}")
     try:
         body = json.loads(text)
     except json.JSONDecodeError as err:
-        state.count_rejected("invalid")
+        state.count_rejected(NotificationOutcome.INVALID)
         return error_response(400, f"body is not valid JSON: {err}")
     except RecursionError:
-        state.count_rejected("invalid")
+        state.count_rejected(NotificationOutcome.INVALID)
         return error_response(400, "body is not a webhook: JSON nested too deeply")
     try:
         notification = parse_notification(body)
     except PayloadError as err:
-        state.count_rejected("invalid")
+        state.count_rejected(NotificationOutcome.INVALID)
         log.warning("rejected a webhook from %s: %s", request.remote_addr, err)
         return error_response(400, f"invalid Alertmanager payload: {err}")
     try:
@@ -89,7 +90,7 @@ def receive() -> ResponseReturnValue:
 def too_large(_err: Exception) -> ResponseReturnValue:
     """Count and explain a body over ``max_body_bytes``."""
     state = current_bridge()
-    state.count_rejected("too_large")
+    state.count_rejected(NotificationOutcome.TOO_LARGE)
     return error_response(
         413,
         f"request body larger than the limit of {state.config.server.max_body_bytes} bytes "

@@ -11,6 +11,7 @@ from flask import request
 from flask.typing import ResponseReturnValue
 
 from bridge.config import AuthConfig
+from bridge.metrics import NotificationOutcome
 from bridge.web.errors import error_response
 from bridge.web.state import current_bridge
 
@@ -65,7 +66,7 @@ def required(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseRetu
         auth: AuthConfig = current_bridge().config.auth
         problem = check(auth, request.headers.get("Authorization"))
         if problem is not None:
-            current_bridge().count_rejected("unauthorized")
+            current_bridge().count_rejected(NotificationOutcome.UNAUTHORIZED)
             response = error_response(401, f"unauthorized: {problem}")
             response.headers["WWW-Authenticate"] = challenge(auth)
             return response

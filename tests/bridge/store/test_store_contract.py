@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from bridge.metrics import STORE_PRUNED_ROWS_TOTAL
 from bridge.payload import Notification, parse_notification
 from bridge.store import Store, StoreError, Transaction
 from bridge.store.migrations import latest
 from bridge.store.opening import migrations_for, open_store
-from bridge.store.pruning import PRUNED_METRIC, Cutoffs, Table
+from bridge.store.pruning import Cutoffs, Table
 from bridge.store.records import (
     AttemptRecord,
     DispatchState,
@@ -531,7 +532,7 @@ def test_retention_prunes_what_is_old_and_finished_and_nothing_in_use(store: Sto
     pruned = {
         dict(labels)["table"]: value
         for (name, labels), value in counters(store).items()
-        if name == PRUNED_METRIC
+        if name == STORE_PRUNED_ROWS_TOTAL
     }
     assert pruned == {table.value: float(count) for table, count in total.items()}
     # Nothing younger than the cut-offs goes, and pruning again finds nothing.
