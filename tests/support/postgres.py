@@ -153,7 +153,17 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
     cluster = PostgresCluster(root)
     try:
         cluster.init()
-        cluster.start()
+        for attempt in range(3):
+            try:
+                cluster.start()
+                break
+            except subprocess.CalledProcessError:
+                # Another program on this shared machine took the free port meanwhile.
+                if attempt == 2:
+                    raise RuntimeError(
+                        f"PostgreSQL did not start:\n{cluster.log()[-3000:]}"
+                    ) from None
+                cluster.port = free_port()
         yield cluster
     finally:
         cluster.stop("immediate")
