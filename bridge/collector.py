@@ -50,6 +50,7 @@ class BridgeCollector(Collector):
         yield up
         yield from self._counters(values)
         yield from self._latency(values)
+        yield _commit_batches(values)
         yield GaugeMetricFamily(
             metrics.OUTBOX_PENDING,
             "Dispatches waiting to be sent (or being sent).",
@@ -128,3 +129,20 @@ class BridgeCollector(Collector):
                 sums.get((("target", target),), 0.0),
             )
         yield family
+
+
+def _commit_batches(values: dict[str, dict[tuple[tuple[str, str], ...], float]]) -> Metric:
+    family = HistogramMetricFamily(
+        metrics.STORE_COMMIT_BATCH_SIZE,
+        "Intakes committed together in one transaction (group commit).",
+    )
+    counts = {
+        dict(k)["le"]: v for k, v in values.get(metrics.STORE_COMMIT_BATCH_BUCKET, {}).items()
+    }
+    family.add_metric(
+        [],
+        [(repr(bound), counts.get(repr(bound), 0.0)) for bound in metrics.COMMIT_BATCH_BUCKETS]
+        + [("+Inf", counts.get("+Inf", 0.0))],
+        values.get(metrics.STORE_COMMIT_BATCH_SUM, {}).get((), 0.0),
+    )
+    return family

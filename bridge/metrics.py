@@ -29,6 +29,13 @@ DISPATCH_LATENCY_COUNT = f"{DISPATCH_LATENCY_SECONDS}_count"
 # Seconds: most dispatches take milliseconds, retried ones hours.
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0)
 
+# A histogram of how many intakes shared one commit (group commit), stored like the latency.
+STORE_COMMIT_BATCH_SIZE = "drift_bridge_store_commit_batch_size"
+STORE_COMMIT_BATCH_BUCKET = f"{STORE_COMMIT_BATCH_SIZE}_bucket"
+STORE_COMMIT_BATCH_SUM = f"{STORE_COMMIT_BATCH_SIZE}_sum"
+STORE_COMMIT_BATCH_COUNT = f"{STORE_COMMIT_BATCH_SIZE}_count"
+COMMIT_BATCH_BUCKETS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+
 # Gauges, read from the outbox at each scrape.
 OUTBOX_PENDING = "drift_bridge_outbox_pending"
 OUTBOX_OLDEST_PENDING_AGE_SECONDS = "drift_bridge_outbox_oldest_pending_age_seconds"

@@ -34,6 +34,7 @@ from bridge.store.postgres_transaction import (
 from bridge.store.pruning import Cutoffs, Table, prune_batch
 from bridge.store.records import AttemptRecord, ClaimedDispatch, Episode, EpisodeKey, Requeue
 from bridge.store.settings import PostgresSettings
+from bridge.store.sqlite_transaction import count_batch
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -211,20 +212,48 @@ class PostgresStore:
                     job.done.set()
 
     def _commit(self, batch: list[_Job]) -> None:
+        # Optimistically without savepoints (two round trips per intake saved): when any intake
+        # fails, the whole transaction is rolled back and the batch runs again, each intake in a
+        # savepoint of its own, so that the failing one is rolled back alone.
+        failed: list[BaseException] = []
+        try:
+            with self.transaction() as outer:
+                count_batch(outer.counts, len(batch))
+                results = []
+                for job in batch:
+                    txn = PostgresTransaction(outer.pg, defer_inserts=True)
+                    try:
+                        results.append(job.work(txn))
+                        txn.qmark.flush()
+                    except Exception as err:
+                        failed.append(err)
+                        raise
+                    _merge(outer, txn)
+        except Exception:
+            # A failed commit fails the batch (StoreError for every intake, as in SQLite): only
+            # an intake's own failure is worth running the others again for.
+            if not failed:
+                raise
+            self._commit_one_by_one(batch)
+            return
+        for job, result in zip(batch, results, strict=True):
+            job.result = result
+
+    def _commit_one_by_one(self, batch: list[_Job]) -> None:
         with self.transaction() as outer:
+            count_batch(outer.counts, len(batch))
             for job in batch:
-                txn = PostgresTransaction(outer.pg)
+                txn = PostgresTransaction(outer.pg, defer_inserts=True)
                 try:
                     with outer.pg.transaction():  # a savepoint: a failing intake alone
                         job.result = job.work(txn)
+                        txn.qmark.flush()
                 except psycopg.Error as err:
                     job.error = StoreError(f"store {self.where}: {_reason(err)}")
                 except Exception as err:
                     job.error = err
                 if job.error is None:
-                    for key, amount in txn.counts.items():
-                        outer.counts[key] = outer.counts.get(key, 0.0) + amount
-                    outer.dispatched = outer.dispatched or txn.dispatched
+                    _merge(outer, txn)
 
     # --- the outbox --------------------------------------------------------------------------
 
@@ -301,6 +330,12 @@ class PostgresStore:
         """Stop listening and close every connection."""
         self._listener.stop()
         self._pool.close()
+
+
+def _merge(outer: PostgresTransaction, txn: PostgresTransaction) -> None:
+    for key, amount in txn.counts.items():
+        outer.counts[key] = outer.counts.get(key, 0.0) + amount
+    outer.dispatched = outer.dispatched or txn.dispatched
 
 
 def _close(conn: psycopg.Connection[Any], txn: PostgresTransaction) -> None:

@@ -13,7 +13,7 @@ from typing import Any, cast
 import psycopg
 
 from bridge.payload import Notification
-from bridge.store.records import NewDispatch
+from bridge.store.records import DispatchState, NewDispatch
 from bridge.store.sqlite_transaction import CounterKey, SQLiteTransaction, labels_key
 
 # The channel a dispatch is announced on: every replica listens and claims it at once.
@@ -30,12 +30,27 @@ def _to_format(sql: str) -> str:
 class QmarkConnection:
     """A psycopg connection that runs the shared ``?``-style statements."""
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], defer_inserts: bool = False) -> None:
         self.pg = conn
+        # Plain INSERTs (no RETURNING) held back and sent together by flush(): an intake's
+        # decisions and dispatch then cost one round trip, not one each.
+        self._deferred: list[tuple[str, Sequence[Any]]] | None = [] if defer_inserts else None
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
-        """Run one statement; the cursor's rows are dicts."""
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any] | None:
+        """Run one statement (a plain INSERT may be deferred: None); the rows are dicts."""
+        if self._deferred is not None and sql.startswith("INSERT") and "RETURNING" not in sql:
+            self._deferred.append((_to_format(sql), params))
+            return None
         return self.pg.execute(_to_format(sql), params)
+
+    def flush(self) -> None:
+        """Send the deferred INSERTs, in order, in one pipeline."""
+        if not self._deferred:
+            return
+        deferred, self._deferred = self._deferred, []
+        with self.pg.pipeline(), self.pg.cursor() as cursor:
+            for sql, params in deferred:
+                cursor.execute(sql, params)
 
     def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
         """Run one statement for each parameter tuple."""
@@ -46,8 +61,9 @@ class QmarkConnection:
 class PostgresTransaction(SQLiteTransaction):
     """Intake operations on one open PostgreSQL transaction (see ``SQLiteTransaction``)."""
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        super().__init__(cast(Any, QmarkConnection(conn)))
+    def __init__(self, conn: psycopg.Connection[Any], defer_inserts: bool = False) -> None:
+        self.qmark = QmarkConnection(conn, defer_inserts)
+        super().__init__(cast(Any, self.qmark))
         self.pg = conn
         self.dispatched = False  # a dispatch was added: announce it when this commits
 
@@ -83,7 +99,8 @@ class PostgresTransaction(SQLiteTransaction):
     def add_dispatch(self, dispatch: NewDispatch) -> None:
         """Put a dispatch in the outbox; replicas hear of it when the transaction commits."""
         super().add_dispatch(dispatch)
-        self.dispatched = True
+        # A dry run or a dispatch that could not be built is never sent: no one to wake.
+        self.dispatched = self.dispatched or dispatch.state == DispatchState.PENDING
 
 
 def write_counts(conn: psycopg.Connection[Any], counts: Mapping[CounterKey, float]) -> None:

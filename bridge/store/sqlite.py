@@ -29,7 +29,7 @@ from bridge.store.migrations import pending
 from bridge.store.pruning import Cutoffs, Table, prune_batch
 from bridge.store.records import AttemptRecord, ClaimedDispatch, Episode, EpisodeKey, Requeue
 from bridge.store.schema import MIGRATIONS, read_version
-from bridge.store.sqlite_transaction import SQLiteTransaction, write_counts
+from bridge.store.sqlite_transaction import SQLiteTransaction, count_batch, write_counts
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -231,6 +231,7 @@ class SQLiteStore:
 
     def _commit(self, batch: list[_Job]) -> None:
         with self._write() as outer:
+            count_batch(outer.counts, len(batch))
             conn = outer.conn
             for job in batch:
                 conn.execute("SAVEPOINT intake")
