@@ -29,6 +29,7 @@ from bridge.store.postgres_transaction import (
     PostgresTransaction,
     QmarkConnection,
     announce,
+    read_counts,
     write_counts,
 )
 from bridge.store.pruning import Cutoffs, Table, prune_batch
@@ -316,7 +317,7 @@ class PostgresStore:
 
     def counters(self) -> Iterator[tuple[str, dict[str, str], float]]:
         """Every counter: (name, labels, value)."""
-        return iter(self._read(lambda conn: list(sqlite_audit.counters(conn))))
+        return iter(self._read(lambda conn: list(read_counts(conn.pg))))
 
     def outbox(self, now: float) -> OutboxStats:
         """Pending dispatches and the age of the oldest."""

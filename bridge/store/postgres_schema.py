@@ -124,4 +124,13 @@ CREATE INDEX episodes_first_notification ON episodes (first_notification_id);
 CREATE INDEX dispatches_completed ON dispatches (completed_at);
 """,
     ),
+    Migration(
+        3,
+        "counters in shards, so that concurrent transactions do not queue on one row",
+        """
+ALTER TABLE counters ADD COLUMN shard SMALLINT NOT NULL DEFAULT 0;
+ALTER TABLE counters DROP CONSTRAINT counters_pkey;
+ALTER TABLE counters ADD PRIMARY KEY (name, labels, shard);
+""",
+    ),
 )
