@@ -27,8 +27,17 @@ from typing import Any
 import requests
 from support import TOKEN, body, bridge, free_port, wait_ready, write_bridge_config
 
+from bridge.payload import AlertStatus
 from bridge.store.postgres import PostgresStore
-from bridge.store.records import AttemptRecord, DispatchState, EpisodeKey, NewDispatch, NewEpisode
+from bridge.store.records import (
+    AttemptOutcome,
+    AttemptRecord,
+    DispatchState,
+    EpisodeKey,
+    EpisodeOutcome,
+    NewDispatch,
+    NewEpisode,
+)
 from bridge.store.settings import PostgresSettings
 from tests.support.fakes.jenkins import FakeJenkins
 from tests.support.postgres import PostgresCluster
@@ -145,14 +154,16 @@ def fill_outbox(settings: PostgresSettings, count: int) -> None:
 
     def work(txn: Any) -> None:
         for n in range(count):
-            nid = txn.add_notification(_NOTIFICATION, 0.0, "{}", None, None)
+            nid = txn.add_notification(
+                _NOTIFICATION, received_at=0.0, payload="{}", remote_addr=None, user_agent=None
+            )
             episode = txn.add_episode(
                 NewEpisode(
                     EpisodeKey("retrain", f"claim-{n}", "t"),
                     {},
                     "{}",
-                    "firing",
-                    "dispatched",
+                    AlertStatus.FIRING,
+                    EpisodeOutcome.DISPATCHED,
                     f"c{n}",
                     nid,
                     0.0,
@@ -162,7 +173,7 @@ def fill_outbox(settings: PostgresSettings, count: int) -> None:
                 NewDispatch(
                     id=f"c{n}",
                     episode_id=episode.id,
-                    kind="firing",
+                    kind=AlertStatus.FIRING,
                     route="retrain",
                     target="jenkins",
                     target_type="jenkins",
@@ -188,7 +199,17 @@ def claimer(settings: PostgresSettings, owner: str, batch: int, done: Any) -> No
     def finish(dispatch: Any) -> None:
         now = time.time()
         record = AttemptRecord(
-            dispatch.id, dispatch.attempt, now, now, "success", None, 200, "ok", None, None, None
+            dispatch.id,
+            dispatch.attempt,
+            now,
+            now,
+            AttemptOutcome.SUCCESS,
+            None,
+            200,
+            "ok",
+            None,
+            None,
+            None,
         )
         store.finish_attempt(record, owner, "jenkins")
 

@@ -33,7 +33,16 @@ from bridge.store.postgres_transaction import (
     write_counts,
 )
 from bridge.store.pruning import Cutoffs, Table, prune_batch
-from bridge.store.records import AttemptRecord, ClaimedDispatch, Episode, EpisodeKey, Requeue
+from bridge.store.records import (
+    AttemptRecord,
+    ClaimedDispatch,
+    DispatchSummary,
+    DispatchTrail,
+    Episode,
+    EpisodeKey,
+    Requeue,
+    RequeueSource,
+)
 from bridge.store.settings import PostgresSettings
 from bridge.store.sqlite_transaction import count_batch
 
@@ -301,17 +310,17 @@ class PostgresStore:
         """The episode of ``key``, read outside any write transaction (it may be a moment old)."""
         return self._read(lambda conn: PostgresTransaction(conn.pg).find_episode(key))
 
-    def dispatch_for_retry(self, dispatch_id: str) -> dict[str, Any] | None:
+    def dispatch_for_retry(self, dispatch_id: str) -> RequeueSource | None:
         """Route, target, context and state of a dispatch, to prepare it again."""
         return self._read(sqlite_audit.dispatch_for_retry, dispatch_id)
 
     def list_dispatches(
         self, state: str | None, route: str | None, limit: int, offset: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[DispatchSummary]:
         """Dispatches, newest first, for the audit API."""
         return self._read(sqlite_audit.list_dispatches, state, route, limit, offset)
 
-    def get_dispatch(self, dispatch_id: str) -> dict[str, Any] | None:
+    def get_dispatch(self, dispatch_id: str) -> DispatchTrail | None:
         """One dispatch with its alert, decisions and attempts, for the audit API."""
         return self._read(sqlite_audit.get_dispatch, dispatch_id)
 

@@ -73,6 +73,7 @@ class PostgresTransaction(SQLiteTransaction):
     def add_notification(
         self,
         notification: Notification,
+        *,
         received_at: float,
         payload: str,
         remote_addr: str | None,

@@ -9,7 +9,7 @@ from bridge.retention import DAY, Pruner, RetentionSettings
 from bridge.store import SQLiteStore
 from bridge.web.app import create_app
 from demo.harness.processes import wait_until
-from tests.bridge.conftest import ConfigWriter, auth_headers
+from tests.support.bridge import ConfigWriter, auth_headers
 from tests.support.fixtures import body
 
 

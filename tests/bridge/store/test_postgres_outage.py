@@ -8,8 +8,7 @@ import pytest
 from werkzeug.test import TestResponse
 
 from demo.harness.processes import wait_until
-from tests.bridge.conftest import ConfigWriter, auth_headers
-from tests.bridge.running import Running
+from tests.support.bridge import ConfigWriter, Running, auth_headers
 from tests.support.fakes.webhook import FakeWebhook
 from tests.support.fixtures import body
 from tests.support.postgres import PostgresCluster
@@ -78,7 +77,7 @@ def test_a_database_restart_costs_retries_and_never_a_second_dispatch(
 
             models = wait_until(delivered, 30, "every dispatch to be delivered", interval=0.2)
             assert models == Counter({"before": 1, "in-flight": 1, "during": 1})
-            states = {row["state"] for row in bridge.store.list_dispatches(None, None, 10, 0)}
+            states = {row.state for row in bridge.store.list_dispatches(None, None, 10, 0)}
             assert states == {"succeeded"}
     # The in-flight attempt was recorded once the database was back, not sent again.
     assert "could not record attempt 1 (trying again" in caplog.text

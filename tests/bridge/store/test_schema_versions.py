@@ -27,15 +27,15 @@ def test_a_store_made_by_release_0_1_is_upgraded_with_its_data_kept(tmp_path: Pa
     store = SQLiteStore(path)
     assert store.schema_version() == SQLITE_MIGRATIONS[-1].version
     (listed,) = store.list_dispatches(None, None, 10, 0)
-    assert (listed["id"], listed["state"], listed["labels"]["model"]) == (
+    assert (listed.id, listed.state, listed.labels["model"]) == (
         "d-0123456789abcdef",
         "succeeded",
         "churn",
     )
     shown = store.get_dispatch("d-0123456789abcdef")
     assert shown is not None
-    assert [d["decision"] for d in shown["decisions"]] == ["new_episode"]
-    assert shown["attempts"][0]["details"] == {"queue_url": "http://jenkins/queue/item/7/"}
+    assert [d.decision for d in shown.decisions] == ["new_episode"]
+    assert shown.attempts[0].details == {"queue_url": "http://jenkins/queue/item/7/"}
     totals = {name: value for name, _, value in store.counters()}
     assert totals["drift_bridge_dispatches_total"] == 1
     with sqlite3.connect(path) as conn:

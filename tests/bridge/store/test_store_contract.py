@@ -12,16 +12,21 @@ from pathlib import Path
 import pytest
 
 from bridge.metrics import STORE_PRUNED_ROWS_TOTAL
-from bridge.payload import Notification, parse_notification
+from bridge.payload import AlertStatus, Notification, parse_notification
 from bridge.store import Store, StoreError, Transaction
 from bridge.store.migrations import latest
 from bridge.store.opening import migrations_for, open_store
 from bridge.store.pruning import Cutoffs, Table
 from bridge.store.records import (
+    AttemptOutcome,
     AttemptRecord,
+    Decision,
     DispatchState,
+    DispatchTrail,
     Episode,
     EpisodeKey,
+    EpisodeOutcome,
+    NewDecision,
     NewDispatch,
     NewEpisode,
     Requeue,
@@ -55,14 +60,14 @@ def notification() -> Notification:
 
 
 def new_episode(txn: Transaction, n: int, dispatch_id: str | None = None) -> Episode:
-    notification_id = txn.add_notification(notification(), 1.0, "{}", "127.0.0.1", "test")
+    notification_id = add_notification(txn, 1.0, "127.0.0.1", "test")
     return txn.add_episode(
         NewEpisode(
             key=EpisodeKey("retrain", f"fp{n}", STARTS),
             labels={"model": f"m{n}"},
             cooldown_key=f'{{"model":"m{n}"}}',
-            state="firing",
-            outcome="dispatched" if dispatch_id else "cooldown_skipped",
+            state=AlertStatus.FIRING,
+            outcome=EpisodeOutcome.DISPATCHED if dispatch_id else EpisodeOutcome.COOLDOWN_SKIPPED,
             dispatch_id=dispatch_id,
             notification_id=notification_id,
             opened_at=100.0 + n,
@@ -80,7 +85,7 @@ def add_dispatch(store: Store, n: int, created_at: float = 100.0) -> str:
             NewDispatch(
                 id=dispatch_id,
                 episode_id=episode.id,
-                kind="firing",
+                kind=AlertStatus.FIRING,
                 route="retrain",
                 target="hook",
                 target_type="webhook",
@@ -98,6 +103,20 @@ def add_dispatch(store: Store, n: int, created_at: float = 100.0) -> str:
     return dispatch_id
 
 
+def add_notification(
+    txn: Transaction, at: float, remote_addr: str | None, user_agent: str | None
+) -> int:
+    return txn.add_notification(
+        notification(), received_at=at, payload="{}", remote_addr=remote_addr, user_agent=user_agent
+    )
+
+
+def trail(store: Store, dispatch_id: str) -> DispatchTrail:
+    found = store.get_dispatch(dispatch_id)
+    assert found is not None
+    return found
+
+
 def attempt(
     dispatch_id: str, outcome: str, at: float, next_at: float | None = None
 ) -> AttemptRecord:
@@ -106,7 +125,7 @@ def attempt(
         attempt=1,
         started_at=at,
         finished_at=at + 0.5,
-        outcome=outcome,
+        outcome=AttemptOutcome(outcome),
         reason=None if outcome == "success" else "server_error",
         status=200 if outcome == "success" else 503,
         message="ok" if outcome == "success" else "HTTP 503",
@@ -145,12 +164,8 @@ def test_an_episode_is_found_by_its_key_inside_and_outside_a_transaction(store: 
 
 
 def test_notification_ids_increase(store: Store) -> None:
-    first = store.atomically(
-        lambda txn: txn.add_notification(notification(), 1.0, "{}", None, None)
-    )
-    second = store.atomically(
-        lambda txn: txn.add_notification(notification(), 2.0, "{}", None, None)
-    )
+    first = store.atomically(lambda txn: add_notification(txn, 1.0, None, None))
+    second = store.atomically(lambda txn: add_notification(txn, 2.0, None, None))
     assert second > first
 
 
@@ -210,14 +225,14 @@ def test_an_episode_is_closed_once(store: Store) -> None:
 
 def test_a_dispatch_is_listed_and_shown_with_its_decisions(store: Store) -> None:
     def work(txn: Transaction) -> None:
-        notification_id = txn.add_notification(notification(), 1.0, "{}", "10.0.0.1", "AM/0.25")
+        notification_id = add_notification(txn, 1.0, "10.0.0.1", "AM/0.25")
         episode = txn.add_episode(
             NewEpisode(
                 EpisodeKey("retrain", "fp1", STARTS),
                 {"model": "m1"},
                 "{}",
-                "firing",
-                "dispatched",
+                AlertStatus.FIRING,
+                EpisodeOutcome.DISPATCHED,
                 "d1",
                 notification_id,
                 100.0,
@@ -227,7 +242,7 @@ def test_a_dispatch_is_listed_and_shown_with_its_decisions(store: Store) -> None
             NewDispatch(
                 id="d1",
                 episode_id=episode.id,
-                kind="firing",
+                kind=AlertStatus.FIRING,
                 route="retrain",
                 target="hook",
                 target_type="webhook",
@@ -241,33 +256,33 @@ def test_a_dispatch_is_listed_and_shown_with_its_decisions(store: Store) -> None
             )
         )
         txn.add_decision(
-            notification_id,
-            0,
-            "fp1",
-            STARTS,
-            "firing",
-            "retrain",
-            "new_episode",
-            "new episode",
-            episode.id,
-            "d1",
-            100.0,
+            NewDecision(
+                notification_id=notification_id,
+                alert_index=0,
+                fingerprint="fp1",
+                starts_at=STARTS,
+                alert_status="firing",
+                route="retrain",
+                decision=Decision("new_episode"),
+                reason="new episode",
+                episode_id=episode.id,
+                dispatch_id="d1",
+                decided_at=100.0,
+            )
         )
 
     store.atomically(work)
     add_dispatch(store, 2, created_at=150.0)
     listed = store.list_dispatches(None, None, 10, 0)
-    assert [row["id"] for row in listed] == ["d2", "d1"]  # newest first
-    assert [row["id"] for row in store.list_dispatches("pending", "retrain", 1, 1)] == ["d1"]
+    assert [row.id for row in listed] == ["d2", "d1"]  # newest first
+    assert [row.id for row in store.list_dispatches("pending", "retrain", 1, 1)] == ["d1"]
     assert store.list_dispatches("dead", None, 10, 0) == []
     shown = store.get_dispatch("d1")
     assert shown is not None
-    assert shown["labels"] == {"model": "m1"}
-    assert shown["request"] == {"url": "u"}
-    assert [(d["decision"], d["remote_addr"]) for d in shown["decisions"]] == [
-        ("new_episode", "10.0.0.1")
-    ]
-    assert shown["alert"]["value"] == "0.3"
+    assert shown.summary.labels == {"model": "m1"}
+    assert shown.request == {"url": "u"}
+    assert [(d.decision, d.remote_addr) for d in shown.decisions] == [("new_episode", "10.0.0.1")]
+    assert shown.alert["value"] == "0.3"
     assert store.get_dispatch("nope") is None
 
 
@@ -307,16 +322,16 @@ def test_attempts_move_a_dispatch_on_and_are_counted(store: Store) -> None:
     claimed = {c.id: c for c in store.claim_due(110.0, "a", 30.0, 10)}
     store.finish_attempt(attempt("d1", "retry", 110.0, next_at=115.0), "a", "hook")
     store.finish_attempt(attempt("d2", "success", 110.0), "a", "hook")
-    assert store.get_dispatch("d2")["state"] == "succeeded"  # type: ignore[index]
+    assert trail(store, "d2").summary.state == "succeeded"
     retried = store.get_dispatch("d1")
     assert retried is not None
-    assert retried["state"] == "pending"
-    assert [a["outcome"] for a in retried["attempts"]] == ["retry"]
+    assert retried.summary.state == "pending"
+    assert [a.outcome for a in retried.attempts] == ["retry"]
     assert store.claim_due(114.0, "a", 30.0, 10) == []
     (again,) = store.claim_due(116.0, "a", 30.0, 10)
     assert again.attempt == claimed["d1"].attempt + 1
     store.finish_attempt(attempt("d1", "failed", 116.0), "a", "hook")
-    assert store.get_dispatch("d1")["state"] == "dead"  # type: ignore[index]
+    assert trail(store, "d1").summary.state == "dead"
     counts = counters(store)
     assert (
         counts[("drift_bridge_dispatches_total", (("outcome", "succeeded"), ("target", "hook")))]
@@ -333,7 +348,7 @@ def test_attempts_move_a_dispatch_on_and_are_counted(store: Store) -> None:
         == 1
     )
     assert counts[("drift_bridge_dispatch_latency_seconds_count", (("target", "hook"),))] == 1
-    assert store.get_dispatch("d2")["attempts"][0]["details"] == {"build": 7}  # type: ignore[index]
+    assert trail(store, "d2").attempts[0].details == {"build": 7}
 
 
 def test_only_the_lease_holder_moves_a_dispatch_on(store: Store) -> None:
@@ -343,8 +358,8 @@ def test_only_the_lease_holder_moves_a_dispatch_on(store: Store) -> None:
     store.finish_attempt(attempt("d1", "success", 151.0), "a", "hook")
     shown = store.get_dispatch("d1")
     assert shown is not None
-    assert shown["state"] == "sending"
-    assert len(shown["attempts"]) == 1  # a's attempt is on the record all the same
+    assert shown.summary.state == "sending"
+    assert len(shown.attempts) == 1  # a's attempt is on the record all the same
 
 
 def test_a_dead_dispatch_is_requeued_once_with_the_new_target(store: Store) -> None:
@@ -353,7 +368,7 @@ def test_a_dead_dispatch_is_requeued_once_with_the_new_target(store: Store) -> N
     store.finish_attempt(attempt("d1", "failed", 110.0), "a", "hook")
     for_retry = store.dispatch_for_retry("d1")
     assert for_retry is not None
-    assert (for_retry["state"], for_retry["route"], for_retry["context"]) == (
+    assert (for_retry.state, for_retry.route, for_retry.context) == (
         "dead",
         "retrain",
         {"labels": {"model": "m1"}},
@@ -434,39 +449,41 @@ def old_episode(store: Store, n: int, state: DispatchState | None, resolved: boo
     """An episode from long ago, with a dispatch in ``state`` (None: no dispatch)."""
 
     def work(txn: Transaction) -> None:
-        notification_id = txn.add_notification(notification(), OLD, "{}", None, None)
+        notification_id = add_notification(txn, OLD, None, None)
         dispatch_id = f"d{n}" if state is not None else None
         episode = txn.add_episode(
             NewEpisode(
                 EpisodeKey("retrain", f"fp{n}", STARTS),
                 {},
                 "{}",
-                "firing",
-                "dispatched" if dispatch_id else "cooldown_skipped",
+                AlertStatus.FIRING,
+                EpisodeOutcome.DISPATCHED if dispatch_id else EpisodeOutcome.COOLDOWN_SKIPPED,
                 dispatch_id,
                 notification_id,
                 OLD,
             )
         )
         txn.add_decision(
-            notification_id,
-            0,
-            f"fp{n}",
-            STARTS,
-            "firing",
-            "retrain",
-            "new_episode",
-            "new",
-            episode.id,
-            dispatch_id,
-            OLD,
+            NewDecision(
+                notification_id=notification_id,
+                alert_index=0,
+                fingerprint=f"fp{n}",
+                starts_at=STARTS,
+                alert_status="firing",
+                route="retrain",
+                decision=Decision("new_episode"),
+                reason="new",
+                episode_id=episode.id,
+                dispatch_id=dispatch_id,
+                decided_at=OLD,
+            )
         )
         if dispatch_id is not None:
             txn.add_dispatch(
                 NewDispatch(
                     id=dispatch_id,
                     episode_id=episode.id,
-                    kind="firing",
+                    kind=AlertStatus.FIRING,
                     route="retrain",
                     target="hook",
                     target_type="webhook",
@@ -499,17 +516,19 @@ def test_retention_prunes_what_is_old_and_finished_and_nothing_in_use(store: Sto
     # Duplicates of open episode 5, long ago: the notification and its decision go.
     store.atomically(
         lambda txn: txn.add_decision(
-            txn.add_notification(notification(), OLD, "{}", None, None),
-            0,
-            "fp5",
-            STARTS,
-            "firing",
-            "retrain",
-            "duplicate",
-            "dup",
-            None,
-            None,
-            OLD,
+            NewDecision(
+                notification_id=add_notification(txn, OLD, None, None),
+                alert_index=0,
+                fingerprint="fp5",
+                starts_at=STARTS,
+                alert_status="firing",
+                route="retrain",
+                decision=Decision.DUPLICATE,
+                reason="dup",
+                episode_id=None,
+                dispatch_id=None,
+                decided_at=OLD,
+            )
         )
     )
     total = dict.fromkeys(Table, 0)
@@ -526,7 +545,7 @@ def test_retention_prunes_what_is_old_and_finished_and_nothing_in_use(store: Sto
         Table.DECISIONS: 3,
         Table.NOTIFICATIONS: 3,
     }
-    assert {row["id"] for row in store.list_dispatches(None, None, 10, 0)} == {"d3", "d4"}
+    assert {row.id for row in store.list_dispatches(None, None, 10, 0)} == {"d3", "d4"}
     for n, kept in ((1, False), (2, True), (3, True), (4, True), (5, True), (6, False)):
         assert (store.find_episode(EpisodeKey("retrain", f"fp{n}", STARTS)) is not None) == kept
     pruned = {

@@ -7,7 +7,7 @@ import pytest
 
 from bridge.cli import main
 from bridge.config_reader import ConfigError
-from tests.bridge.conftest import ConfigWriter
+from tests.support.bridge import ConfigWriter
 from tests.support.postgres import PASSWORD, PostgresCluster
 
 
