@@ -6,7 +6,7 @@ machine); another store implements these two protocols and nothing else. Reads r
 records of ``bridge.store.records``.
 """
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -102,10 +102,12 @@ class Store(Protocol):
         """A write transaction: committed at the end of the block, rolled back on error."""
         ...
 
-    def atomically(self, work: Callable[[Transaction], T]) -> T:
+    def atomically(self, work: Callable[[Transaction], T], locks: Sequence[str] = ()) -> T:
         """Run ``work`` in a write transaction, possibly shared with concurrent callers.
 
         Durable when it returns; all of ``work``'s writes or, if it raises, none of them.
+        ``locks`` names what ``work`` decides on (episodes, cooldowns): a store whose writers
+        run side by side holds them for the transaction, so that deciding stays one at a time.
         """
         ...
 

@@ -1,18 +1,21 @@
 """The shared store: one PostgreSQL database behind any number of bridge replicas.
 
-The guarantees are SQLite's, now across replicas. Intakes take a transaction-scoped advisory
-lock, so deciding about an episode (look, then insert) is serialised across every replica as it
-is in SQLite, and the unique key on (route, fingerprint, startsAt) refuses a second episode
-anyway. Each process commits the intakes waiting at one moment together (one lock, one commit).
-Dispatches are leased with ``FOR UPDATE SKIP LOCKED`` and announced with NOTIFY, so that some
-replica claims a new one at once. Counters are written in the transactions they count, so the
-``/metrics`` of every replica show the fleet's totals.
+The guarantees are SQLite's, now across replicas. An intake names what its decisions may
+create (an episode, the cooldown it checks); the batch holding it takes those transaction-scoped
+advisory locks first, in one global order, so deciding about one episode (look, then insert) is
+serialised across every replica while intakes about other episodes go side by side, and the
+unique key on (route, fingerprint, startsAt) refuses a second episode anyway. Each process runs a
+few writers, each committing the intakes waiting at one moment together. Dispatches are leased
+with ``FOR UPDATE SKIP LOCKED`` and announced with NOTIFY, so that some replica claims a new one
+at once. Counters are written in the transactions they count (in shards, summed when read), so
+the ``/metrics`` of every replica show the fleet's totals.
 """
 
+import hashlib
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -54,11 +57,15 @@ INTAKE_LOCK = 0x6472_6966_7401
 SCHEMA_LOCK = 0x6472_6966_7402
 # At most this many intakes share one commit.
 _MAX_BATCH = 64
+# Transactions of one process in flight at once: while one waits for its commit's fsync, the
+# next batch is decided (PostgreSQL flushes concurrent commits together).
+_WRITERS = 3
 
 
 class _Job:
-    def __init__(self, work: Callable[[PostgresTransaction], Any]) -> None:
+    def __init__(self, work: Callable[[PostgresTransaction], Any], locks: Sequence[str]) -> None:
         self.work = work
+        self.locks = locks
         self.result: Any = None
         self.error: BaseException | None = None
         self.done = threading.Event()
@@ -84,7 +91,7 @@ class PostgresStore:
             name="drift-bridge",
         )
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
-        self._writer: threading.Thread | None = None
+        self._writers: list[threading.Thread] = []
         self._writer_lock = threading.Lock()
         self._checker: threading.Thread | None = None
         self._listener = OutboxListener(self._connect, self.where)
@@ -171,6 +178,20 @@ class PostgresStore:
             _close(conn, txn)
 
     @contextmanager
+    def _intake_transaction(self, batch: list[_Job]) -> Iterator[PostgresTransaction]:
+        # Every lock of the batch first, in one order for every writer of every replica, so
+        # that two batches never wait for each other in a circle.
+        keys = sorted({_lock_key(name) for job in batch for name in job.locks})
+        with self._connection() as conn, _errors(self.where), conn.transaction():
+            if keys:
+                conn.execute(
+                    "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", (keys,)
+                )
+            txn = PostgresTransaction(conn)
+            yield txn
+            _close(conn, txn)
+
+    @contextmanager
     def _outbox_write(self) -> Iterator[PostgresTransaction]:
         # Outbox changes touch rows no intake decides on: no intake lock.
         with self._connection() as conn, _errors(self.where), conn.transaction():
@@ -178,14 +199,15 @@ class PostgresStore:
             yield txn
             _close(conn, txn)
 
-    def atomically(self, work: Callable[[PostgresTransaction], T]) -> T:
+    def atomically(self, work: Callable[[PostgresTransaction], T], locks: Sequence[str] = ()) -> T:
         """Run ``work`` in a write transaction shared with concurrent callers; durable on return.
 
         ``work``'s writes are all committed or, if it raises, all rolled back; its exception is
-        raised here. A failed commit raises StoreError.
+        raised here. A failed commit raises StoreError. ``locks`` (what ``work`` decides on)
+        are held for the transaction: intakes about other episodes go side by side.
         """
-        self._start_writer()
-        job = _Job(work)
+        self._start_writers()
+        job = _Job(work, locks)
         self._jobs.put(job)
         job.done.wait()
         if job.error is not None:
@@ -193,15 +215,17 @@ class PostgresStore:
         result: T = job.result
         return result
 
-    def _start_writer(self) -> None:
-        if self._writer is not None and self._writer.is_alive():
+    def _start_writers(self) -> None:
+        if len(self._writers) == _WRITERS and all(w.is_alive() for w in self._writers):
             return
         with self._writer_lock:
-            if self._writer is None or not self._writer.is_alive():
-                self._writer = threading.Thread(
+            self._writers = [w for w in self._writers if w.is_alive()]
+            while len(self._writers) < _WRITERS:
+                writer = threading.Thread(
                     target=self._write_batches, name="store-writer", daemon=True
                 )
-                self._writer.start()
+                writer.start()
+                self._writers.append(writer)
 
     def _write_batches(self) -> None:
         while True:
@@ -227,7 +251,7 @@ class PostgresStore:
         # savepoint of its own, so that the failing one is rolled back alone.
         failed: list[BaseException] = []
         try:
-            with self.transaction() as outer:
+            with self._intake_transaction(batch) as outer:
                 count_batch(outer.counts, len(batch))
                 results = []
                 for job in batch:
@@ -250,7 +274,7 @@ class PostgresStore:
             job.result = result
 
     def _commit_one_by_one(self, batch: list[_Job]) -> None:
-        with self.transaction() as outer:
+        with self._intake_transaction(batch) as outer:
             count_batch(outer.counts, len(batch))
             for job in batch:
                 txn = PostgresTransaction(outer.pg, defer_inserts=True)
@@ -340,6 +364,13 @@ class PostgresStore:
         """Stop listening and close every connection."""
         self._listener.stop()
         self._pool.close()
+
+
+def _lock_key(name: str) -> int:
+    """A name as a signed 64-bit advisory lock key."""
+    return int.from_bytes(
+        hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True
+    )
 
 
 def _merge(outer: PostgresTransaction, txn: PostgresTransaction) -> None:

@@ -18,7 +18,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -205,8 +205,10 @@ class SQLiteStore:
 
     # --- group commit ----------------------------------------------------------------------
 
-    def atomically(self, work: Callable[[SQLiteTransaction], T]) -> T:
+    def atomically(self, work: Callable[[SQLiteTransaction], T], locks: Sequence[str] = ()) -> T:
         """Run ``work`` in a write transaction shared with concurrent callers; durable on return.
+
+        ``locks`` are not needed here: one writer at a time decides.
 
         ``work``'s writes are all committed or, if it raises, all rolled back; its exception is
         raised here. A failed commit raises StoreError.
