@@ -83,7 +83,9 @@ class PostgresStore:
         self.where = settings.display
         self._pool = psycopg_pool.ConnectionPool(
             settings.url,
-            kwargs=self._connect_kwargs(),
+            # Called for every new connection: a rotated password file takes effect without a
+            # restart, as for every other secret.
+            kwargs=self._connect_kwargs,
             min_size=1,
             max_size=settings.pool_size,
             timeout=settings.connect_timeout,

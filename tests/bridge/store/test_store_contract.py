@@ -423,6 +423,41 @@ def test_replicas_claiming_together_never_lease_the_same_dispatch(settings: Stor
             replica.close()
 
 
+def test_replicas_deciding_about_one_episode_at_once_create_it_once(
+    settings: StoreSettings,
+) -> None:
+    replicas = [open_store(settings) for _ in range(3)]
+    created: list[bool] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(12)
+
+    def decide(txn: Transaction) -> bool:
+        if txn.find_episode(EpisodeKey("retrain", "fp0", STARTS)) is not None:
+            return False
+        time.sleep(0.01)  # look, then insert: the window the locks close
+        new_episode(txn, 0)
+        return True
+
+    def intake(index: int) -> None:
+        start.wait()
+        try:
+            created.append(replicas[index % 3].atomically(decide, locks=["episode-fp-race"]))
+        except BaseException as err:
+            errors.append(err)
+
+    try:
+        threads = [threading.Thread(target=intake, args=(i,)) for i in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for replica in replicas:
+            replica.close()
+    assert errors == []
+    assert sorted(created) == [False] * 11 + [True]
+
+
 def test_a_dispatch_added_by_one_replica_wakes_the_others(settings: StoreSettings) -> None:
     if settings.postgres is None:
         pytest.skip("SQLite is one host: its processes poll")
