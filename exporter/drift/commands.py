@@ -192,21 +192,32 @@ def settings_from(args: argparse.Namespace) -> DriftSettings:
     )
 
 
-def window_from(args: argparse.Namespace, default_rows: int | None) -> WindowSpec:
-    """The window the flags ask for."""
+def window_from(
+    args: argparse.Namespace, default_rows: int | None, reference: Reference
+) -> WindowSpec:
+    """The window the flags ask for (the timestamp: the named or the found date/time column)."""
     rows = args.window_rows
     if rows is None and args.window_time is None:
         rows = default_rows
-    return WindowSpec(rows, args.window_time, args.timestamp_column)
+    if args.window_time is not None and reference.timestamp_column is None:
+        raise ValueError(
+            "--window-time needs --timestamp-column (the reference has no date/time column)"
+        )
+    return WindowSpec(rows, args.window_time, reference.timestamp_column)
 
 
 def load_reference(args: argparse.Namespace, settings: DriftSettings) -> Reference:
     """Read and fit the reference; any problem is fatal (ValueError naming the file)."""
     frame = read_table(args.reference)
-    exclude = [args.timestamp_column] if args.timestamp_column else []
     if args.timestamp_column and args.timestamp_column in args.features:
         raise ValueError(f"--timestamp-column {args.timestamp_column} cannot also be a feature")
-    return fit_reference(frame, settings, args.features, exclude, source=str(args.reference))
+    return fit_reference(
+        frame,
+        settings,
+        args.features,
+        source=str(args.reference),
+        timestamp_column=args.timestamp_column,
+    )
 
 
 def run_watch_command(args: argparse.Namespace) -> int:
@@ -220,8 +231,8 @@ def run_watch_command(args: argparse.Namespace) -> int:
     if not args.model.strip():
         raise ValueError("--model must not be empty")
     settings = settings_from(args)
-    spec = window_from(args, DEFAULT_WINDOW_ROWS)
     reference = load_reference(args, settings)
+    spec = window_from(args, DEFAULT_WINDOW_ROWS, reference)
     window = Window(spec, list(reference.columns))
     monitor = Monitor(args.model, reference, settings, window, Source(args.current))
     run_watch(monitor, host, port, args.interval)
@@ -237,8 +248,8 @@ def run_score_command(args: argparse.Namespace) -> int:
     from exporter.drift.window import Window
 
     settings = settings_from(args)
-    spec = window_from(args, None)
     reference = load_reference(args, settings)
+    spec = window_from(args, None, reference)
     files = data_files(args.current)
     size = sum(path.stat().st_size for path in files)
     show = args.progress == "always" or (
@@ -264,6 +275,8 @@ def run_score_command(args: argparse.Namespace) -> int:
             "path": str(args.reference),
             "rows": reference.rows,
             "fit_seconds": round(reference.fit_seconds, 6),
+            "timestamp_column": reference.timestamp_column,
+            "left_out": dict(reference.left_out),
         },
         current={"path": str(args.current), "files": len(files)},
     )
