@@ -3,6 +3,7 @@
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -20,11 +21,12 @@ def run_tool(*argv: str, cwd: Path = PROMETHEUS_DIR) -> subprocess.CompletedProc
 def test_prometheus_config_and_its_rule_file_are_valid() -> None:
     result = run_tool("promtool", "check", "config", "prometheus.yml")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 1 rule files found" in result.stdout
+    assert "SUCCESS: 2 rule files found" in result.stdout
 
 
-def test_alert_rules_pass_their_unit_tests() -> None:
-    result = run_tool("promtool", "test", "rules", "rules/drift.rules.test.yml")
+@pytest.mark.parametrize("tests", ["drift.rules.test.yml", "pipeline.rules.test.yml"])
+def test_alert_rules_pass_their_unit_tests(tests: str) -> None:
+    result = run_tool("promtool", "test", "rules", f"rules/{tests}")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
 
@@ -71,9 +73,27 @@ def test_drift_alerts_route_to_the_bridge(labels: list[str], receiver: str) -> N
     assert result.stdout.strip() == receiver
 
 
+def pipeline_alerts() -> list[dict[str, Any]]:
+    rules = yaml.safe_load((PROMETHEUS_DIR / "rules" / "pipeline.rules.yml").read_text())
+    return [rule for group in rules["groups"] for rule in group["rules"] if "alert" in rule]
+
+
+def test_every_pipeline_alert_goes_to_the_team_never_to_the_bridge() -> None:
+    alerts = pipeline_alerts()
+    assert len(alerts) >= 9
+    for rule in alerts:
+        labels = [f"alertname={rule['alert']}", "model=churn-classifier"]
+        labels += [f"{name}={value}" for name, value in rule["labels"].items()]
+        result = run_tool(
+            "amtool", "config", "routes", "test", "--config.file=alertmanager.yml", *labels
+        )
+        assert result.stdout.strip() == "ml-team", rule["alert"]
+        assert rule["annotations"]["runbook_url"].endswith("#runbook-the-pipelines-own-alerts")
+
+
 def test_bridge_receiver_resolves_and_authenticates() -> None:
     config = yaml.safe_load((PROMETHEUS_DIR / "alertmanager.yml").read_text())
-    (route,) = config["route"]["routes"]
+    (route,) = [r for r in config["route"]["routes"] if r["receiver"] == "drift-bridge"]
     assert route["group_by"] == ["alertname", "model"]
     assert {"group_wait", "group_interval", "repeat_interval"} <= route.keys()
     (receiver,) = [r for r in config["receivers"] if r["name"] == "drift-bridge"]
