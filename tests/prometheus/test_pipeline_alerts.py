@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.demo.processes import free_port, wait_until
-from bridge.demo.stack import (
+from demo.harness.processes import free_port, wait_until
+from demo.harness.stack import (
     PROMETHEUS_DIR,
     alertmanager_process,
     exporter_process,
