@@ -72,7 +72,7 @@ def test_a_stopped_exporter_fires_an_alert_that_reaches_the_team_not_the_bridge(
             with exporter:
                 exporter.wait_http(f"http://127.0.0.1:{exporter_port}/-/healthy")
                 wait_until(
-                    lambda: prometheus_query(prom_port, 'up{job="drift-exporter"} == 1'),
+                    lambda: prometheus_query(prom_port, 'up{job="drift-exporter"} == 1') or None,
                     30,
                     "Prometheus scraping the exporter",
                     interval=0.25,
