@@ -25,19 +25,19 @@ with the header ``X-Drift-Bridge-Dispatch-Id``. Statuses follow
 """
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from bridge.config_reader import Reader
 from bridge.credentials import Secret, read_secret
-from bridge.targets.base import DispatchError, DispatchResult, FailureReason, Job, Request
-from bridge.targets.http import check_response, response_excerpt
-from bridge.targets.support import (
+from bridge.targets.base import DispatchResult, Job, Request, stored
+from bridge.targets.http import (
     HttpSettings,
-    PathTemplate,
-    is_templated,
+    check_response,
+    check_url,
     read_http_settings,
-    stored,
+    response_excerpt,
+    secret_value,
 )
+from bridge.targets.templates import PathTemplate, is_templated
 
 METHODS = ("POST", "PUT", "PATCH")
 DISPATCH_ID_HEADER = "X-Drift-Bridge-Dispatch-Id"
@@ -118,15 +118,11 @@ class WebhookTarget:
         headers = {str(k): str(v) for k, v in (request.get("headers") or {}).items()}
         what = f"webhook {self.name} {method} {url}"
         with self.http.session() as session:
-            try:
-                if self.bearer_token is not None:
-                    headers["Authorization"] = f"Bearer {self.bearer_token.get()}"
-                elif self.basic_auth is not None:
-                    session.auth = (self.basic_auth[0], self.basic_auth[1].get())
-            except ValueError as err:
-                raise DispatchError(
-                    f"webhook {self.name}: {err}", retryable=False, reason=FailureReason.AUTH_ERROR
-                ) from None
+            who = f"webhook {self.name}"
+            if self.bearer_token is not None:
+                headers["Authorization"] = f"Bearer {secret_value(self.bearer_token, who)}"
+            elif self.basic_auth is not None:
+                session.auth = (self.basic_auth[0], secret_value(self.basic_auth[1], who))
             response = self.http.request(session, method, url, what, json=body, headers=headers)
         check_response(response, what)
         details: dict[str, Any] = {}
@@ -142,12 +138,9 @@ def from_config(name: str, reader: Reader) -> WebhookTarget | None:
     parsed = None
     path = None
     if isinstance(url, str) and url:
-        parsed = urlsplit(url)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            reader.problem("url", f"expected an http:// or https:// URL, got {url!r}")
-        elif parsed.username is not None or parsed.password is not None:
-            reader.problem("url", "must not contain credentials; use bearer_token or basic_auth")
-        elif any(is_templated(part) for part in (parsed.netloc, parsed.query, parsed.fragment)):
+        parsed = check_url(reader, "url", url, "bearer_token or basic_auth")
+    if parsed is not None:
+        if any(is_templated(part) for part in (parsed.netloc, parsed.query, parsed.fragment)):
             reader.problem("url", "templates are only allowed in the path")
         else:
             path = PathTemplate.parse(reader, "url", parsed.path)

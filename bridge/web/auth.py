@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from bridge.config import AuthConfig
 from bridge.web.errors import error_response
-from bridge.web.state import bridge
+from bridge.web.state import current_bridge
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -62,10 +62,10 @@ def required(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseRetu
 
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
-        auth: AuthConfig = bridge().config.auth
+        auth: AuthConfig = current_bridge().config.auth
         problem = check(auth, request.headers.get("Authorization"))
         if problem is not None:
-            bridge().count_rejected("unauthorized")
+            current_bridge().count_rejected("unauthorized")
             response = error_response(401, f"unauthorized: {problem}")
             response.headers["WWW-Authenticate"] = challenge(auth)
             return response

@@ -1,0 +1,6 @@
+"""Fixtures every test can use, from tests/support/, and the rule that keeps the fast tier fast."""
+
+pytest_plugins = [
+    "tests.support.exporter",
+    "tests.support.tiers",
+]
