@@ -130,13 +130,13 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 def _cmd_dispatches(args: argparse.Namespace) -> int:
     from bridge.dead_letters import RetryRefusedError, retry_dispatch
-    from bridge.web.audit import iso_times
+    from bridge.web.audit import summary_json, trail_json
 
     config = _load(args)
     store = SQLiteStore(config.store_path)
     if args.action == "list":
         rows = store.list_dispatches(args.state, None, args.limit, 0)
-        for row in iso_times(rows):
+        for row in map(summary_json, rows):
             model = row["labels"].get("model", "-")
             print(
                 f"{row['id']}  {row['state']:<9}  {row['created_at']}  {row['route']} -> "
@@ -149,7 +149,7 @@ def _cmd_dispatches(args: argparse.Namespace) -> int:
         found = store.get_dispatch(args.dispatch_id)
         if found is None:
             raise ValueError(f"no dispatch {args.dispatch_id!r}")
-        print(json.dumps(iso_times(found), indent=2))
+        print(json.dumps(trail_json(found), indent=2))
         return 0
     try:
         retry_dispatch(store, config, args.dispatch_id, time.time())

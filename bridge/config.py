@@ -6,6 +6,7 @@ validation. Defaults live here, in the dataclasses.
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +20,31 @@ from bridge.matchers import Matcher, matches_all
 from bridge.targets import Target, build_target
 from bridge.templating import Template, TemplateError
 
-ON_RESOLVE = ("record", "dispatch")
+# The annotation (or, failing that, label) whose value templates see as ``value``: the gauge
+# the exporter publishes, which the alert rule's annotations carry.
+DEFAULT_VALUE_FROM = "drift_score"
+
+
+class AuthType(StrEnum):
+    """How callers authenticate (``auth.type``)."""
+
+    NONE = "none"
+    BEARER = "bearer"
+    BASIC = "basic"
+
+
+class OnResolve(StrEnum):
+    """What a route does when its alert resolves (``on_resolve``)."""
+
+    RECORD = "record"  # close the episode, dispatch nothing
+    DISPATCH = "dispatch"  # also dispatch once more, with status resolved
 
 
 @dataclass(frozen=True)
 class AuthConfig:
     """How Alertmanager authenticates to ``/alerts`` (and callers to ``/api``)."""
 
-    type: str = "none"  # none | bearer | basic
+    type: AuthType = AuthType.NONE
     token: Secret | None = None
     username: str | None = None
     password: Secret | None = None
@@ -65,7 +83,7 @@ class Route:
     parameters: dict[str, Template]
     cooldown: float = 3600.0
     cooldown_by: tuple[str, ...] = ("model",)
-    on_resolve: str = "record"
+    on_resolve: OnResolve = OnResolve.RECORD
     dry_run: bool = False
     continue_matching: bool = False
 
@@ -83,7 +101,11 @@ class BridgeConfig:
     routes: tuple[Route, ...]
     dry_run: bool = False
     # The annotation (or, failing that, label) whose value templates see as ``value``.
-    value_from: str = "drift_score"
+    value_from: str = DEFAULT_VALUE_FROM
+
+    def route(self, name: str) -> Route | None:
+        """The route called ``name``, if the config has one (names are unique)."""
+        return next((route for route in self.routes if route.name == name), None)
 
     def routes_for(self, labels: Mapping[str, str]) -> list[Route]:
         """The routes an alert with ``labels`` takes: the first match, and more with continue."""
@@ -120,7 +142,7 @@ def parse_config(data: Any, path: Path) -> BridgeConfig:
     root = Reader(data, str(path), problems)
     server = _server(root)
     auth = _auth(root.child("auth"))
-    if auth.type == "none" and not server.allow_unauthenticated:
+    if auth.type == AuthType.NONE and not server.allow_unauthenticated:
         valid = listen_host(server.listen_address) is not None
         if valid and not listens_on_loopback(server.listen_address):
             root.problem(
@@ -152,7 +174,7 @@ def parse_config(data: Any, path: Path) -> BridgeConfig:
         targets=targets,
         routes=routes,
         dry_run=root.boolean("dry_run", False),
-        value_from=root.string("value_from", "drift_score"),
+        value_from=root.string("value_from", DEFAULT_VALUE_FROM),
     )
     root.reject_unknown()
     if problems:
@@ -177,13 +199,13 @@ def _server(root: Reader) -> ServerConfig:
 
 
 def _auth(reader: Reader) -> AuthConfig:
-    kind = reader.string("type", "none", choices=("none", "bearer", "basic"))
+    kind = reader.string("type", AuthType.NONE, choices=list(AuthType))
     config = AuthConfig()
-    if kind == "bearer":
-        config = AuthConfig(type="bearer", token=read_secret(reader, "token"))
-    elif kind == "basic":
+    if kind == AuthType.BEARER:
+        config = AuthConfig(type=AuthType.BEARER, token=read_secret(reader, "token"))
+    elif kind == AuthType.BASIC:
         config = AuthConfig(
-            type="basic",
+            type=AuthType.BASIC,
             username=reader.string("username"),
             password=read_secret(reader, "password"),
         )
@@ -248,7 +270,9 @@ def _route(reader: Reader, targets: set[str]) -> Route:
         parameters=parameters,
         cooldown=reader.duration("cooldown", defaults.cooldown),
         cooldown_by=tuple(reader.strings("cooldown_by", list(defaults.cooldown_by))),
-        on_resolve=reader.string("on_resolve", defaults.on_resolve, choices=ON_RESOLVE),
+        on_resolve=OnResolve(
+            reader.string("on_resolve", defaults.on_resolve, choices=list(OnResolve))
+        ),
         dry_run=reader.boolean("dry_run", False),
         continue_matching=reader.boolean("continue", False),
     )

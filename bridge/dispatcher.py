@@ -21,11 +21,13 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
 
 from bridge.config import BridgeConfig
 from bridge.store import Store, StoreError
-from bridge.store.records import AttemptRecord, ClaimedDispatch
-from bridge.targets import DispatchError
+from bridge.store.records import AttemptOutcome, AttemptRecord, ClaimedDispatch
+from bridge.targets import DispatchError, FailureReason
 
 log = logging.getLogger(__name__)
 
@@ -162,97 +164,74 @@ class Dispatcher:
             self._wake.set()
 
     def _send(self, dispatch: ClaimedDispatch) -> AttemptRecord:
-        started = self._clock()
+        attempt = _Attempt(dispatch, self._clock(), self._clock)
         target = self._config.targets.get(dispatch.target)
-
-        def record(
-            outcome: str,
-            message: str,
-            reason: str | None = None,
-            status: int | None = None,
-            response: str | None = None,
-            details: dict[str, object] | None = None,
-            next_attempt_at: float | None = None,
-        ) -> AttemptRecord:
-            return AttemptRecord(
-                dispatch.id,
-                dispatch.attempt,
-                started,
-                self._clock(),
-                outcome,
-                reason,
-                status,
-                message,
-                response,
-                details,
-                next_attempt_at,
-            )
-
         if target is None:
-            return record(
-                "failed", f"target {dispatch.target!r} is not configured any more", "client_error"
+            return attempt.failed(
+                _Failure(
+                    f"target {dispatch.target!r} is not configured any more",
+                    FailureReason.CLIENT_ERROR,
+                )
             )
         if target.type != dispatch.target_type:
-            return record(
-                "failed",
-                f"target {dispatch.target!r} is now of type {target.type}, the request was built "
-                f"for {dispatch.target_type}: retry the dispatch by hand to build it again",
-                "client_error",
+            return attempt.failed(
+                _Failure(
+                    f"target {dispatch.target!r} is now of type {target.type}, the request was "
+                    f"built for {dispatch.target_type}: retry the dispatch by hand to build it "
+                    "again",
+                    FailureReason.CLIENT_ERROR,
+                )
             )
-        route = next((r for r in self._config.routes if r.name == dispatch.route), None)
+        route = self._config.route(dispatch.route)
         if self._config.dry_run or (route is not None and route.dry_run):
-            return record("dry_run", "dry run is on now: recorded, not sent")
+            return attempt.ended(AttemptOutcome.DRY_RUN, "dry run is on now: recorded, not sent")
         try:
             result = target.send(dispatch.request)
         except DispatchError as err:
             if not err.retryable:
-                return record("failed", err.message, err.reason, err.status, err.response)
-            return self._back_off_or_give_up(
-                dispatch, record, err.message, err.reason, err.status, err.response, err.retry_after
-            )
+                return attempt.failed(_Failure.of(err))
+            return self._back_off_or_give_up(attempt, _Failure.of(err))
         except Exception as err:  # a bug in a target must not lose the dispatch
             log.exception(
                 "dispatch_id=%s target=%s: unexpected error", dispatch.id, dispatch.target
             )
-            return self._back_off_or_give_up(
-                dispatch, record, f"internal error: {err!r}", "internal_error", None, None, None
-            )
-        return record("success", result.summary, None, result.status, None, dict(result.details))
+            failure = _Failure(f"internal error: {err!r}", FailureReason.INTERNAL_ERROR)
+            return self._back_off_or_give_up(attempt, failure)
+        return attempt.ended(
+            AttemptOutcome.SUCCESS,
+            result.summary,
+            status=result.status,
+            details=dict(result.details),
+        )
 
-    def _back_off_or_give_up(
-        self,
-        dispatch: ClaimedDispatch,
-        record: Callable[..., AttemptRecord],
-        message: str,
-        reason: str,
-        status: int | None,
-        response: str | None,
-        retry_after: float | None,
-    ) -> AttemptRecord:
+    def _back_off_or_give_up(self, attempt: "_Attempt", failure: "_Failure") -> AttemptRecord:
+        dispatch = attempt.dispatch
         # Backoff starts over when a dead letter is retried by hand.
         tries = dispatch.attempt - dispatch.retry_from
-        delay = self._config.dispatch.backoff.next_delay(tries, retry_after, self._rng)
+        delay = self._config.dispatch.backoff.next_delay(tries, failure.retry_after, self._rng)
         next_at = self._clock() + delay
         if next_at > dispatch.deadline_at:
             deadline = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(dispatch.deadline_at))
-            return record(
-                "failed",
-                f"gave up at the deadline ({deadline}) after "
-                f"{tries} attempt(s); last error: {message}",
-                reason,
-                status,
-                response,
+            return attempt.failed(
+                failure,
+                f"gave up at the deadline ({deadline}) after {tries} attempt(s); "
+                f"last error: {failure.message}",
             )
-        return record("retry", message, reason, status, response, None, next_at)
+        return attempt.ended(
+            AttemptOutcome.TRY_AGAIN,
+            failure.message,
+            reason=failure.reason,
+            status=failure.status,
+            response=failure.response,
+            next_attempt_at=next_at,
+        )
 
     def _log(self, dispatch: ClaimedDispatch, record: AttemptRecord) -> None:
-        level = {"success": logging.INFO, "retry": logging.WARNING, "dry_run": logging.INFO}.get(
-            record.outcome, logging.ERROR
-        )
+        level = _LOG_LEVEL.get(record.outcome, logging.ERROR)
         suffix = ""
         if record.next_attempt_at is not None:
             suffix = f"; next attempt in {record.next_attempt_at - record.finished_at:.1f}s"
-        elif record.outcome == "failed":
+        elif record.outcome == AttemptOutcome.FAILED:
             suffix = "; dead-lettered"
         log.log(
             level,
@@ -265,4 +244,78 @@ class Dispatcher:
             record.outcome,
             f" reason={record.reason}" if record.reason else "",
             record.message + suffix,
+        )
+
+
+_LOG_LEVEL = {
+    AttemptOutcome.SUCCESS: logging.INFO,
+    AttemptOutcome.TRY_AGAIN: logging.WARNING,
+    AttemptOutcome.DRY_RUN: logging.INFO,
+}
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """Why an attempt failed, as the attempt record keeps it."""
+
+    message: str
+    reason: FailureReason
+    status: int | None = None
+    response: str | None = None
+    retry_after: float | None = None  # what the target asked for, if it said
+
+    @classmethod
+    def of(cls, err: DispatchError) -> "_Failure":
+        """The failure a target raised."""
+        return cls(
+            err.message,
+            err.reason,
+            status=err.status,
+            response=err.response,
+            retry_after=err.retry_after,
+        )
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One attempt under way: turns how it ended into the record to store."""
+
+    dispatch: ClaimedDispatch
+    started_at: float
+    clock: Callable[[], float]
+
+    def ended(
+        self,
+        outcome: AttemptOutcome,
+        message: str,
+        *,
+        reason: FailureReason | None = None,
+        status: int | None = None,
+        response: str | None = None,
+        details: dict[str, Any] | None = None,
+        next_attempt_at: float | None = None,
+    ) -> AttemptRecord:
+        """The record of this attempt, finished now."""
+        return AttemptRecord(
+            dispatch_id=self.dispatch.id,
+            attempt=self.dispatch.attempt,
+            started_at=self.started_at,
+            finished_at=self.clock(),
+            outcome=outcome,
+            reason=reason,
+            status=status,
+            message=message,
+            response=response,
+            details=details,
+            next_attempt_at=next_attempt_at,
+        )
+
+    def failed(self, failure: _Failure, message: str | None = None) -> AttemptRecord:
+        """The record of a permanent failure (``message`` replaces the failure's own)."""
+        return self.ended(
+            AttemptOutcome.FAILED,
+            failure.message if message is None else message,
+            reason=failure.reason,
+            status=failure.status,
+            response=failure.response,
         )

@@ -1,23 +1,29 @@
 """The narrow interface between the bridge and its durable store.
 
-SQLite (``bridge.store.sqlite``) is the embedded default. A shared PostgreSQL store for several
-bridge replicas implements the same two protocols; everything else only talks to them.
+:class:`Store` and :class:`Transaction` are all the rest of the bridge talks to. Their one
+implementation is SQLite (``bridge.store.sqlite``, embedded, several server processes on one
+machine); another store implements these two protocols and nothing else. Reads return the typed
+records of ``bridge.store.records``.
 """
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from bridge.payload import Notification
 from bridge.store.records import (
     AttemptRecord,
     ClaimedDispatch,
+    DispatchSummary,
+    DispatchTrail,
     Episode,
     EpisodeKey,
+    NewDecision,
     NewDispatch,
     NewEpisode,
     Requeue,
+    RequeueSource,
 )
 
 T = TypeVar("T")
@@ -42,6 +48,7 @@ class Transaction(Protocol):
     def add_notification(
         self,
         notification: Notification,
+        *,
         received_at: float,
         payload: str,
         remote_addr: str | None,
@@ -66,20 +73,7 @@ class Transaction(Protocol):
         """Mark resolved; False when it already was."""
         ...
 
-    def add_decision(
-        self,
-        notification_id: int,
-        alert_index: int,
-        fingerprint: str,
-        starts_at: str,
-        alert_status: str,
-        route: str | None,
-        decision: str,
-        reason: str,
-        episode_id: int | None,
-        dispatch_id: str | None,
-        now: float,
-    ) -> None:
+    def add_decision(self, decision: NewDecision) -> None:
         """Record one decision about one alert."""
         ...
 
@@ -124,7 +118,7 @@ class Store(Protocol):
         """Record an attempt and move its dispatch on (succeeded, pending again, or dead)."""
         ...
 
-    def dispatch_for_retry(self, dispatch_id: str) -> dict[str, Any] | None:
+    def dispatch_for_retry(self, dispatch_id: str) -> RequeueSource | None:
         """Route, target, context and state of a dispatch, to prepare it again."""
         ...
 
@@ -134,11 +128,11 @@ class Store(Protocol):
 
     def list_dispatches(
         self, state: str | None, route: str | None, limit: int, offset: int
-    ) -> list[dict[str, Any]]:
-        """Dispatches, newest first, for the audit API."""
+    ) -> list[DispatchSummary]:
+        """Dispatches, newest first (``state``, ``route``: only those), for the audit API."""
         ...
 
-    def get_dispatch(self, dispatch_id: str) -> dict[str, Any] | None:
+    def get_dispatch(self, dispatch_id: str) -> DispatchTrail | None:
         """One dispatch with its alert, decisions and attempts, for the audit API."""
         ...
 

@@ -25,7 +25,16 @@ from typing import Any, TypeVar
 
 from bridge.store import sqlite_audit, sqlite_outbox
 from bridge.store.base import OutboxStats, StoreError
-from bridge.store.records import AttemptRecord, ClaimedDispatch, Episode, EpisodeKey, Requeue
+from bridge.store.records import (
+    AttemptRecord,
+    ClaimedDispatch,
+    DispatchSummary,
+    DispatchTrail,
+    Episode,
+    EpisodeKey,
+    Requeue,
+    RequeueSource,
+)
 from bridge.store.schema import SCHEMA, SCHEMA_VERSION
 from bridge.store.sqlite_transaction import SQLiteTransaction, write_counts
 
@@ -256,17 +265,17 @@ class SQLiteStore:
         """The episode of ``key``, read outside any write transaction (it may be a moment old)."""
         return self._read(lambda conn: SQLiteTransaction(conn).find_episode(key))
 
-    def dispatch_for_retry(self, dispatch_id: str) -> dict[str, Any] | None:
+    def dispatch_for_retry(self, dispatch_id: str) -> RequeueSource | None:
         """Route, target, context and state of a dispatch, to prepare it again."""
         return self._read(sqlite_audit.dispatch_for_retry, dispatch_id)
 
     def list_dispatches(
         self, state: str | None, route: str | None, limit: int, offset: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[DispatchSummary]:
         """Dispatches, newest first, for the audit API."""
         return self._read(sqlite_audit.list_dispatches, state, route, limit, offset)
 
-    def get_dispatch(self, dispatch_id: str) -> dict[str, Any] | None:
+    def get_dispatch(self, dispatch_id: str) -> DispatchTrail | None:
         """One dispatch with its alert, decisions and attempts, for the audit API."""
         return self._read(sqlite_audit.get_dispatch, dispatch_id)
 

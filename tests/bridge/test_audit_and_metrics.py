@@ -9,8 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.bridge.conftest import ConfigWriter, auth_headers
-from tests.bridge.running import Running
+from tests.support.bridge import ConfigWriter, Running, auth_headers
 from tests.support.fakes.webhook import FakeWebhook
 from tests.support.fixtures import body
 
@@ -106,7 +105,8 @@ def test_secrets_stay_out_of_the_audit_the_store_and_the_logs(
         config_data["targets"]["hook"]["bearer_token_file"] = str(tmp_path / "hook.token")
         config = write_config(config_data)
         with Running(config) as bridge:
-            # One alert, so the injected 503 cannot fall on another dispatch's attempt.
+            # One alert, so the injected 503 hits the dispatch whose trail is checked (a grouped
+            # payload makes two dispatches racing for it).
             dispatch_id = bridge.fire("firing-single-bearer")
             bridge.wait_state(dispatch_id, "succeeded")
             trail = bridge.client.get(f"/api/dispatches/{dispatch_id}", headers=auth_headers())

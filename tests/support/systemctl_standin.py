@@ -8,6 +8,7 @@ expanded as systemd does). The sandboxing options are not applied here: ``system
 verify`` checks them in tests/system/test_systemd.py. Logs go to ``$STANDIN_DIR/<unit>.log``.
 """
 
+import contextlib
 import os
 import re
 import shlex
@@ -115,10 +116,8 @@ def stop(unit: str, log_dir: Path) -> None:
     """End the unit's process group, if it runs."""
     pid_file = log_dir / f"{unit}.pid"
     if pid_file.exists():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(int(pid_file.read_text()), signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         pid_file.unlink()
 
 

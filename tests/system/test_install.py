@@ -54,6 +54,10 @@ mount -t tmpfs tmpfs {work}/ovl
 {overlays}
 {checks}
 ip link set lo up
+# A host has a private address; Alertmanager's cluster listener needs one to advertise.
+ip link add drift-test0 type dummy
+ip addr add 10.254.254.1/24 dev drift-test0
+ip link set drift-test0 up
 export PATH={work}/bin:$PATH STANDIN_DIR={work}/units
 cd {checkout}
 {install_block()}
@@ -80,8 +84,8 @@ def test_the_install_section_works_when_pasted_in_order(tmp_path: Path) -> None:
     systemctl.chmod(0o755)
     apt_get = bin_dir / "apt-get"
     apt_get.write_text(
-        '#!/bin/sh\n[ "$1" = install ] && shift || exit 1\n'
-        'for p in "$@"; do case "$p" in -*) ;; *) dpkg -s "$p" >/dev/null || exit 100;; esac; done\n'
+        '#!/bin/sh\n[ "$1" = install ] && shift || exit 1\nfor p in "$@"; do\n'
+        '  case "$p" in -*) ;; *) dpkg -s "$p" >/dev/null || exit 100;; esac\ndone\n'
     )
     apt_get.chmod(0o755)
     (tmp_path / "units").mkdir()

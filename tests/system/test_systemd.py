@@ -1,4 +1,4 @@
-"""The systemd units in systemd/: valid for systemd itself, and hardened as the README says."""
+"""The systemd units of deploy/systemd/: valid for systemd, and hardened as the README says."""
 
 import configparser
 import subprocess
@@ -10,7 +10,7 @@ import yaml
 from demo.harness.processes import require_binary
 
 REPO = Path(__file__).resolve().parents[2]
-UNITS = REPO / "systemd"
+UNITS = REPO / "deploy" / "systemd"
 PREFIX = "/opt/drift-retrain-bridge"
 VENV = REPO / ".venv"
 
