@@ -52,6 +52,7 @@ class Dispatcher:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._stop_deadline = float("inf")
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(config.dispatch.concurrency, thread_name_prefix="dispatch")
         self._lock = threading.Lock()
@@ -78,6 +79,7 @@ class Dispatcher:
         of the same job would start beside it.
         """
         deadline = time.monotonic() + timeout
+        self._stop_deadline = deadline
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
@@ -122,10 +124,12 @@ class Dispatcher:
         while not self._stopping.is_set():
             self._wake.clear()
             try:
-                claimed = self.run_once()
+                # Renewals first: after the store was unwritable for longer than a lease, the
+                # attempts held in flight take their leases back before anything is claimed.
                 if self._clock() - last_renewal > lease / 3:
                     self._renew_leases()
                     last_renewal = self._clock()
+                claimed = self.run_once()
             except StoreError as err:
                 log.error("dispatcher: the store failed, trying again in %gs: %s", poll, err)
                 claimed = []
@@ -143,22 +147,56 @@ class Dispatcher:
     def _attempt(self, dispatch: ClaimedDispatch) -> None:
         try:
             record = self._send(dispatch)
-            try:
-                self._store.finish_attempt(record, self.owner, dispatch.target)
-            except StoreError as err:
-                # The lease expires and another attempt follows: at-least-once, never lost.
-                log.error(
-                    "dispatch_id=%s: could not record attempt %d: %s",
-                    dispatch.id,
-                    dispatch.attempt,
-                    err,
-                )
-                return
-            self._log(dispatch, record)
+            if self._record(dispatch, record):
+                self._log(dispatch, record)
         finally:
             with self._lock:
                 self._in_flight.discard(dispatch.id)
             self._wake.set()
+
+    def _record(self, dispatch: ClaimedDispatch, record: AttemptRecord) -> bool:
+        """Write the attempt's outcome, holding it while the store cannot; False if given up.
+
+        Dropped, the outcome would be lost and the dispatch sent again at its lease's expiry,
+        every lease, for as long as the store stayed unwritable. Held, the dispatch stays in
+        flight: its lease is renewed as soon as the store is back, and the outcome written.
+        """
+        held_since: float | None = None
+        while True:
+            try:
+                self._store.finish_attempt(record, self.owner, dispatch.target)
+            except StoreError as err:
+                if held_since is None:
+                    held_since = time.monotonic()
+                    log.error(
+                        "dispatch_id=%s target=%s fingerprint=%s: cannot record attempt %d "
+                        "(outcome %s); holding it until the store can be written: %s",
+                        dispatch.id,
+                        dispatch.target,
+                        dispatch.fingerprint,
+                        dispatch.attempt,
+                        record.outcome,
+                        err,
+                    )
+                if self._stopping.is_set() and time.monotonic() > self._stop_deadline:
+                    # At-least-once: the lease expires and the attempt is made again.
+                    log.error(
+                        "dispatch_id=%s: stopping with attempt %d unrecorded; it is made again "
+                        "after its lease",
+                        dispatch.id,
+                        dispatch.attempt,
+                    )
+                    return False
+                self._stopping.wait(min(max(self._config.dispatch.poll_interval, 0.05), 1.0))
+                continue
+            if held_since is not None:
+                log.warning(
+                    "dispatch_id=%s: attempt %d recorded after %.1fs on hold",
+                    dispatch.id,
+                    dispatch.attempt,
+                    time.monotonic() - held_since,
+                )
+            return True
 
     def _send(self, dispatch: ClaimedDispatch) -> AttemptRecord:
         started = self._clock()

@@ -68,16 +68,20 @@ class BridgeCollector(Collector):
         )
         info.add_metric([__version__], 1)
         yield info
-        up = GaugeMetricFamily("drift_bridge_store_up", "1 when the store answered this scrape.")
+        up = GaugeMetricFamily(
+            "drift_bridge_store_up", "1 when the store could record (a write) at this scrape."
+        )
+        try:
+            self._store.ping()
+            up.add_metric([], 1)
+        except StoreError:
+            up.add_metric([], 0)
+        yield up
         try:
             values = self._read_counters()
             outbox = self._store.outbox(time.time())
         except StoreError:
-            up.add_metric([], 0)
-            yield up
             return
-        up.add_metric([], 1)
-        yield up
         yield from self._counters(values)
         yield from self._latency(values)
         yield GaugeMetricFamily(
