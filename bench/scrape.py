@@ -21,11 +21,11 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 import requests
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, make_wsgi_app
 
-from exporter.app import create_app
-from exporter.collector import SimulationCollector
-from exporter.simulation import ModelSpec
-from exporter.simulator import Simulator
-from exporter.web import serving
+from exporter.http import serving
+from exporter.simulation.app import create_app
+from exporter.simulation.collector import SimulationCollector
+from exporter.simulation.simulator import Simulator
+from exporter.simulation.story import ModelSpec
 
 
 def build_ours(models: int) -> tuple[CollectorRegistry, Simulator]:

@@ -17,7 +17,7 @@ from bridge.matchers import Matcher, matches_all
 from bridge.retry import RetryPolicy
 from bridge.targets import Target, build_target
 from bridge.templating import Template, TemplateError
-from exporter.web import is_loopback, parse_listen_address
+from common.addresses import is_loopback, parse_listen_address
 
 DEFAULT_LISTEN = "127.0.0.1:9912"
 ON_RESOLVE = ("record", "dispatch")

@@ -15,7 +15,7 @@ from bridge.config import BridgeConfig
 from bridge.dispatcher import Dispatcher
 from bridge.store import SQLiteStore
 from bridge.web.app import create_app
-from exporter.web import parse_listen_address
+from common.addresses import parse_listen_address
 
 log = logging.getLogger(__name__)
 

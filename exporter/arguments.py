@@ -3,6 +3,8 @@
 import argparse
 import math
 
+from common.durations import parse_duration
+
 
 def positive_int(text: str) -> int:
     """A whole number of 1 or more."""
@@ -32,3 +34,16 @@ def non_negative_float(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
     return value
+
+
+def duration(text: str) -> float:
+    """Seconds in a Prometheus-style duration over 0: ``90s``, ``500ms``, ``5m``, ``1h30m``."""
+    try:
+        seconds = parse_duration(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a duration such as 30s, 5m, 1h30m or 1d, got {text!r}"
+        ) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"expected a duration longer than 0, got {text!r}")
+    return seconds

@@ -9,7 +9,6 @@ import pandas as pd
 
 log = logging.getLogger(__name__)
 
-DEFAULT_THRESHOLD = 0.2
 REQUIRED_COLUMNS = ("timestamp", "drift_score")
 
 

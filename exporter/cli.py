@@ -13,25 +13,24 @@ from pathlib import Path
 
 import pandas as pd
 
+from common.addresses import parse_listen_address
 from exporter import __version__
 from exporter.arguments import finite_float, non_negative_float, positive_int
 from exporter.check import (
-    DEFAULT_THRESHOLD,
     EmptyDataWarning,
     check_drift_and_trigger,
     read_scores_csv,
 )
+from exporter.defaults import DEFAULT_LISTEN, DEFAULT_THRESHOLD
 from exporter.drift.commands import add_drift_commands, run_score_command, run_watch_command
-from exporter.simulation import DEFAULT_SEED, PROFILES, ModelSpec, simulate_series
-from exporter.simulator import Simulator
-from exporter.web import parse_listen_address
+from exporter.simulation.simulator import Simulator
+from exporter.simulation.story import DEFAULT_SEED, PROFILES, ModelSpec, simulate_series
 
 EXIT_OK = 0
 EXIT_DRIFT = 1
 EXIT_ERROR = 2
 EXIT_NO_DATA = 3
 
-DEFAULT_LISTEN = "127.0.0.1:9911"
 # Longer than 30 days on purpose: with seed 42 the first crossing of 0.2 is on day 31.
 DEFAULT_DAYS = 40
 DEFAULT_MODELS = ("churn-classifier:drifting:42", "fraud-detector:healthy:7")
@@ -127,13 +126,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_series_source(check, csv=True)
     check.add_argument(
-        "--threshold", type=finite_float, default=DEFAULT_THRESHOLD, help="default 0.2"
+        "--threshold",
+        type=finite_float,
+        default=DEFAULT_THRESHOLD,
+        help=f"default {DEFAULT_THRESHOLD}",
     )
 
     plot = commands.add_parser("plot", help="plot the series and the threshold to an image")
     _add_series_source(plot, csv=True)
     plot.add_argument(
-        "--threshold", type=finite_float, default=DEFAULT_THRESHOLD, help="default 0.2"
+        "--threshold",
+        type=finite_float,
+        default=DEFAULT_THRESHOLD,
+        help=f"default {DEFAULT_THRESHOLD}",
     )
     plot.add_argument(
         "--out", type=Path, default=Path("drift.png"), help="image file (default drift.png)"
@@ -150,7 +155,7 @@ def _series(args: argparse.Namespace) -> pd.DataFrame:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from exporter.server import run_simulation
+    from exporter.simulation.server import run_simulation
 
     host, port = parse_listen_address(args.listen)
     specs = args.models or [ModelSpec.parse(text) for text in DEFAULT_MODELS]

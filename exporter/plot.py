@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from exporter.simulation import first_crossing
+from exporter.simulation.story import first_crossing
 
 
 def plot_series(data: pd.DataFrame, threshold: float, out: Path, title: str) -> int | None:

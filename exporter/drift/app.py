@@ -1,7 +1,6 @@
 """The HTTP endpoints of ``watch``: ``/metrics``, the monitor's status as JSON, and health."""
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING
 
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
@@ -9,8 +8,7 @@ from markupsafe import escape
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-if TYPE_CHECKING:  # the monitor imports this module
-    from exporter.drift.monitor import Monitor
+from exporter.drift.monitor import Monitor
 
 _INDEX = """<!doctype html><title>drift-exporter watch</title>
 <h1>drift-exporter watch: {model}</h1>
@@ -18,7 +16,7 @@ _INDEX = """<!doctype html><title>drift-exporter watch</title>
 """
 
 
-def create_watch_app(monitor: "Monitor", registry: CollectorRegistry) -> Flask:
+def create_watch_app(monitor: Monitor, registry: CollectorRegistry) -> Flask:
     """Build the WSGI app of ``watch`` around a running ``monitor``."""
     app = Flask(__name__)
     app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]

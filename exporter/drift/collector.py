@@ -1,21 +1,20 @@
 """Prometheus collector for ``watch``: metric families built from the monitor at each scrape."""
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from exporter.defaults import SCORE_METRIC
+from exporter.drift.monitor import Status
 from exporter.drift.settings import ScoreUnavailable
-
-if TYPE_CHECKING:  # the monitor imports this module
-    from exporter.drift.monitor import Status
 
 
 class StatusSource(Protocol):
     """Anything that can tell the monitor's current state (the monitor, or a test's stand-in)."""
 
-    def status(self) -> "Status":
+    def status(self) -> Status:
         """A consistent snapshot."""
         ...
 
@@ -36,7 +35,7 @@ class DriftCollector(Collector):
         model = status.model
         result = status.result
         score = GaugeMetricFamily(
-            "drift_score",
+            SCORE_METRIC,
             "Data drift score of the model's current window against its reference "
             "(the features' scores of the first method, aggregated); absent while it cannot be "
             "computed (see drift_score_unavailable).",
@@ -82,7 +81,7 @@ class DriftCollector(Collector):
         yield unavailable
         yield from self._health(status)
 
-    def _health(self, status: "Status") -> Iterator[Metric]:
+    def _health(self, status: Status) -> Iterator[Metric]:
         model = status.model
         result = status.result
         yield _gauge(

@@ -2,11 +2,11 @@
 
 import argparse
 import logging
-import re
 import sys
 from pathlib import Path
 
-from exporter.arguments import finite_float, positive_int
+from exporter.arguments import duration, finite_float, positive_int
+from exporter.defaults import DEFAULT_LISTEN, DEFAULT_THRESHOLD
 from exporter.drift.reference import Reference, fit_reference
 from exporter.drift.settings import (
     AGGREGATIONS,
@@ -25,20 +25,6 @@ log = logging.getLogger(__name__)
 DEFAULT_INTERVAL = "60s"
 # Above this much input on disk, `score --progress auto` draws a bar (on a terminal only).
 PROGRESS_BYTES = 16 * 1024 * 1024
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def duration(text: str) -> float:
-    """Seconds from ``90``, ``90s``, ``500ms``, ``5m``, ``1h`` or ``1d``."""
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)?", text.strip())
-    if match is None:
-        raise argparse.ArgumentTypeError(
-            f"expected a duration such as 30s, 5m, 1h or 1d, got {text!r}"
-        )
-    seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"expected a duration longer than 0, got {text!r}")
-    return seconds
 
 
 def _names(text: str) -> list[str]:
@@ -145,8 +131,8 @@ def add_drift_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPa
     watch.add_argument(
         "--web.listen-address",
         dest="listen",
-        default="127.0.0.1:9911",
-        help="address to serve /metrics on (default 127.0.0.1:9911)",
+        default=DEFAULT_LISTEN,
+        help=f"address to serve /metrics on (default {DEFAULT_LISTEN})",
     )
 
     score = commands.add_parser(
@@ -169,7 +155,7 @@ def add_drift_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPa
     score.add_argument(
         "--threshold",
         type=finite_float,
-        default=0.2,
+        default=DEFAULT_THRESHOLD,
         help="exit 1 when drift_score is above this (default 0.2, the alert's)",
     )
     score.add_argument(
@@ -211,10 +197,11 @@ def load_reference(args: argparse.Namespace, settings: DriftSettings) -> Referen
 
 def run_watch_command(args: argparse.Namespace) -> int:
     """``drift-exporter watch``."""
-    from exporter.drift.monitor import Monitor, run_watch
+    from common.addresses import parse_listen_address
+    from exporter.drift.monitor import Monitor
+    from exporter.drift.server import run_watch
     from exporter.drift.sources import Source
     from exporter.drift.window import Window
-    from exporter.web import parse_listen_address
 
     host, port = parse_listen_address(args.listen)
     if not args.model.strip():

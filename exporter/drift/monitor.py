@@ -1,21 +1,16 @@
-"""``drift-exporter watch``: read new current data, score the window, keep the last good result."""
+"""The state behind ``drift-exporter watch``: data read, the window scored, the last good result."""
 
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry
-
-from exporter.drift.app import create_watch_app
-from exporter.drift.collector import DriftCollector
 from exporter.drift.errors import REASONS, InputError
 from exporter.drift.reference import Reference
 from exporter.drift.scoring import WindowScore, score_window
 from exporter.drift.settings import DriftSettings
 from exporter.drift.sources import Arrival, Source
 from exporter.drift.window import Window
-from exporter.web import serving, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -153,31 +148,3 @@ class Monitor:
                 last_error_at=state.last_error_at,
                 files_read=state.files_read,
             )
-
-
-def run_watch(
-    monitor: Monitor,
-    host: str,
-    port: int,
-    interval: float,
-    stop: threading.Event | None = None,
-) -> None:
-    """Serve ``/metrics`` and poll the source every ``interval`` seconds until SIGTERM/SIGINT."""
-    stop = stop or threading.Event()
-    registry = CollectorRegistry()
-    registry.register(DriftCollector(monitor))
-    app = create_watch_app(monitor, registry)
-    stop_on_signals(stop)
-    with serving(app, host, port) as server:
-        log.info(
-            "watching %s for model %s; /metrics on http://%s:%d, every %gs",
-            monitor.source.path,
-            monitor.model,
-            host,
-            server.server_port,
-            interval,
-        )
-        while not stop.is_set():
-            monitor.poll()
-            stop.wait(interval)
-    log.info("stopped")

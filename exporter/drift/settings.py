@@ -5,6 +5,8 @@ The defaults live here, in one value, and are validated when the settings are ma
 
 from dataclasses import dataclass, field
 
+from exporter.drift.stats import DEFAULT_EPSILON
+
 METHODS = ("psi", "js", "ks", "wasserstein")
 # Categorical columns have no order, so only the frequency-based methods apply to them.
 CATEGORICAL_METHODS = ("psi", "js")
@@ -41,7 +43,7 @@ class DriftSettings:
     feature_threshold: float = DEFAULT_FEATURE_THRESHOLD
     bins: int = DEFAULT_BINS
     min_rows: int = DEFAULT_MIN_ROWS
-    epsilon: float = 1e-4
+    epsilon: float = DEFAULT_EPSILON
     categorical: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:

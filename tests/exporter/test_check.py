@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from exporter.check import EmptyDataWarning, check_drift_and_trigger, read_scores_csv
-from exporter.simulation import simulate_series
+from exporter.simulation.story import simulate_series
 
 
 def frame(*scores: float) -> pd.DataFrame:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from exporter.cli import main
-from exporter.simulation import simulate_scores
+from exporter.simulation.story import simulate_scores
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -10,9 +10,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.demo.processes import Process, free_port, venv_script
-from exporter.collector import SimulationCollector
-from exporter.simulation import ModelSpec, simulate_scores
-from exporter.simulator import Simulator
+from exporter.simulation.collector import SimulationCollector
+from exporter.simulation.simulator import Simulator
+from exporter.simulation.story import ModelSpec, simulate_scores
 
 
 def scrape_text(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:

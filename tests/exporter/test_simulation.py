@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from exporter.simulation import ModelSpec, first_crossing, simulate_scores, simulate_series
-from exporter.simulator import Simulator, UnknownModelError
+from exporter.simulation.simulator import Simulator, UnknownModelError
+from exporter.simulation.story import ModelSpec, first_crossing, simulate_scores, simulate_series
 
 
 def design_document_scores(days: int, seed: int = 42) -> list[float]:

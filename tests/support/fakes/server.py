@@ -9,7 +9,7 @@
 ...     jenkins.received                     # every request so far, faulted ones included
 ...     jenkins.wait_for(3, timeout=5)       # block until 3 requests arrived (async senders)
 
-The werkzeug server is used rather than ``exporter.web.serving`` because wsgiref decodes the path
+The werkzeug server is used rather than ``exporter.http.serving`` because wsgiref decodes the path
 and keeps no raw copy, and the fakes must see exactly how a client encoded it.
 """
 

@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from exporter.simulator import Simulator, UnknownModelError
+from exporter.simulation.simulator import Simulator, UnknownModelError
 
 _INDEX = """<!doctype html><title>drift-exporter</title>
 <h1>drift-exporter</h1>

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from exporter.simulation import PROFILES, ModelSpec, noise_stream
+from exporter.simulation.story import PROFILES, ModelSpec, noise_stream
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""HTTP plumbing shared by the exporter and the bridge: listen addresses and a threaded server."""
+"""Serving the exporter's apps: a threaded WSGI server on a thread, stopped by signals."""
 
 import logging
 import signal
@@ -14,26 +14,6 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from flask import Flask
 
 log = logging.getLogger(__name__)
-
-
-def parse_listen_address(text: str) -> tuple[str, int]:
-    """Parse a Prometheus-style ``host:port`` (``:9911`` = every interface, ``[::1]:9911``)."""
-    host, sep, port_text = text.rpartition(":")
-    if not sep or not port_text.isdigit():
-        raise ValueError(
-            f"invalid listen address {text!r}: expected HOST:PORT, e.g. 127.0.0.1:9911"
-        )
-    port = int(port_text)
-    if not 0 <= port <= 65535:
-        raise ValueError(f"invalid listen address {text!r}: port must be in 0-65535")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return host or "0.0.0.0", port
-
-
-def is_loopback(host: str) -> bool:
-    """True when ``host`` only accepts connections from this machine."""
-    return host in {"localhost", "::1"} or host.startswith("127.")
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):

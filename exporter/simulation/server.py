@@ -5,10 +5,10 @@ import threading
 
 from prometheus_client import CollectorRegistry
 
-from exporter.app import create_app
-from exporter.collector import SimulationCollector
-from exporter.simulator import Simulator
-from exporter.web import serving, stop_on_signals
+from exporter.http import serving, stop_on_signals
+from exporter.simulation.app import create_app
+from exporter.simulation.collector import SimulationCollector
+from exporter.simulation.simulator import Simulator
 
 log = logging.getLogger(__name__)
 

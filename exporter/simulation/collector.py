@@ -5,7 +5,8 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from exporter.simulator import Simulator
+from exporter.defaults import SCORE_METRIC
+from exporter.simulation.simulator import Simulator
 
 
 class SimulationCollector(Collector):
@@ -23,7 +24,7 @@ class SimulationCollector(Collector):
         sim = self._simulator
         readings = sim.readings()
         score = GaugeMetricFamily(
-            "drift_score",
+            SCORE_METRIC,
             "Data drift score of the model's current data against its reference "
             "(the alert rule fires above the threshold, 0.2 by default).",
             labels=["model"],
