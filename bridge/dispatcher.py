@@ -22,6 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from bridge.config import BridgeConfig
+from bridge.credentials import redact, redact_values
 from bridge.store import Store, StoreError
 from bridge.store.records import AttemptRecord, ClaimedDispatch
 from bridge.targets import DispatchError
@@ -211,6 +212,7 @@ class Dispatcher:
             details: dict[str, object] | None = None,
             next_attempt_at: float | None = None,
         ) -> AttemptRecord:
+            # Whatever a target answered or an error quoted, credentials never reach the store.
             return AttemptRecord(
                 dispatch.id,
                 dispatch.attempt,
@@ -219,9 +221,9 @@ class Dispatcher:
                 outcome,
                 reason,
                 status,
-                message,
-                response,
-                details,
+                redact(message),
+                None if response is None else redact(response),
+                None if details is None else redact_values(details),
                 next_attempt_at,
             )
 

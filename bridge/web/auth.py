@@ -62,10 +62,18 @@ def required(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseRetu
 
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
-        auth: AuthConfig = bridge().config.auth
-        problem = check(auth, request.headers.get("Authorization"))
+        state = bridge()
+        auth: AuthConfig = state.config.auth
+        try:
+            problem = check(auth, request.headers.get("Authorization"))
+        except ValueError as err:
+            # The bridge's own secret is unusable (emptied, removed, a line break): no request
+            # can be checked, and it is not the sender's fault. 503, so Alertmanager retries.
+            state.report_secret_problem(str(err))
+            return error_response(503, f"cannot check credentials: {err}")
+        state.report_secret_problem(None)
         if problem is not None:
-            bridge().count_rejected("unauthorized")
+            state.count_rejected("unauthorized")
             response = error_response(401, f"unauthorized: {problem}")
             response.headers["WWW-Authenticate"] = challenge(auth)
             return response
