@@ -10,6 +10,7 @@ import logging
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from bridge.alerts import PayloadError, parse_notification
 from bridge.intake import record_notification
@@ -32,7 +33,9 @@ def receive() -> ResponseReturnValue:
         return error_response(
             415, f"expected Content-Type application/json, got {request.mimetype or 'none'}"
         )
-    raw = request.get_data(cache=False)
+    raw = _body(state.config.server.max_body_bytes)
+    if raw is None:
+        return too_large(RequestEntityTooLarge())
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -43,6 +46,10 @@ def receive() -> ResponseReturnValue:
     except json.JSONDecodeError as err:
         state.count_rejected("invalid")
         return error_response(400, f"body is not valid JSON: {err}")
+    except ValueError:
+        # Python refuses integers of more than 4,300 digits (a defence against slow parsing).
+        state.count_rejected("invalid")
+        return error_response(400, "body is not valid JSON: a number with too many digits")
     except RecursionError:
         state.count_rejected("invalid")
         return error_response(400, "body is not a webhook: JSON nested too deeply")
@@ -83,6 +90,22 @@ def receive() -> ResponseReturnValue:
             for o in result.outcomes
         ],
     )
+
+
+def _body(limit: int) -> bytes | None:
+    """The request body, or None when it is larger than ``limit``.
+
+    A chunked body has no Content-Length to check beforehand: it is read up to the limit, and
+    one more byte tells whether it was cut (parsing a cut body would answer a misleading 400).
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := request.stream.read(65536):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @blueprint.errorhandler(413)
