@@ -15,6 +15,7 @@ COPY pyproject.toml README.md ./
 COPY exporter/ exporter/
 COPY bridge/ bridge/
 COPY common/ common/
+COPY demo/ demo/
 RUN /opt/drift-retrain-bridge/bin/pip install --no-cache-dir .
 
 FROM python:3.11-slim

@@ -14,7 +14,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bridge.demo.processes import Process, free_port, venv_script  # noqa: E402
+from demo.harness.processes import Process, free_port, venv_script  # noqa: E402
 from tests.support.fixtures import body  # noqa: E402
 
 TOKEN = "bench-token"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from bridge.demo.loop import DemoResult, DemoSettings, Stack, run_demo
-from bridge.demo.stack import prometheus_query
+from demo.harness.loop import DemoResult, DemoSettings, Stack, run_demo
+from demo.harness.stack import prometheus_query
 from tests.support.dashboard import dashboard_queries, variable_metrics
 
 pytestmark = pytest.mark.integration

@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import tomllib
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,8 +17,8 @@ import pytest
 import yaml
 
 from bridge.config import load_config
-from bridge.demo.processes import Process, free_port, venv_script
-from bridge.demo.stack import PROMETHEUS_DIR, REPO
+from demo.harness.processes import Process, free_port, venv_script
+from demo.harness.stack import PROMETHEUS_DIR, REPO
 from tests.support.docker import (
     Instruction,
     Mount,
@@ -32,7 +33,7 @@ from tests.support.docker import (
 )
 
 COMPOSE_FILE = REPO / "docker-compose.yml"
-BRIDGE_CONFIG = REPO / "bridge" / "demo" / "bridge.yml"
+BRIDGE_CONFIG = REPO / "demo" / "bridge.yml"
 # Everything the compose file may mount from the repository: the shipped files themselves.
 SHIPPED = {
     "prometheus/prometheus.yml",
@@ -41,7 +42,7 @@ SHIPPED = {
     "prometheus/grafana/provisioning/datasources",
     "prometheus/grafana/provisioning/dashboards",
     "prometheus/grafana/dashboards",
-    "bridge/demo/bridge.yml",
+    "demo/bridge.yml",
 }
 SERVICES = {"bridge-token", "exporter", "bridge", "prometheus", "alertmanager", "grafana"}
 TOKEN_VOLUME = "bridge-data"
@@ -153,12 +154,25 @@ def test_dockerfile_copy_sources_exist_and_are_in_the_build_context() -> None:
     assert all(stage[0].args.startswith("python:3.11-slim") for stage in stages)
 
 
+def wheel_packages(find: dict[str, list[str]]) -> list[str]:
+    """The package folders setuptools puts in the wheel, by pyproject's include/exclude."""
+    tops = [top for top in REPO.iterdir() if top.is_dir() and not top.name.startswith(".")]
+    folders = [p.parent.relative_to(REPO) for top in tops for p in top.rglob("__init__.py")]
+    names = {".".join(folder.parts): folder for folder in folders}
+    return [
+        str(folder)
+        for name, folder in names.items()
+        if any(fnmatch(name, pattern) for pattern in find["include"])
+        and not any(fnmatch(name, pattern) for pattern in find.get("exclude", []))
+    ]
+
+
 def test_build_context_holds_what_pip_install_needs_and_nothing_else() -> None:
     patterns = dockerignore_patterns(REPO / ".dockerignore")
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
-    needed = ["pyproject.toml", pyproject["project"]["readme"], "bridge/demo/retrain_job.py"]
-    for package in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]:
-        needed += [str(p.relative_to(REPO)) for p in (REPO / package.rstrip("*")).rglob("*.py")]
+    needed = ["pyproject.toml", pyproject["project"]["readme"], "demo/retrain_job.py"]
+    for package in wheel_packages(pyproject["tool"]["setuptools"]["packages"]["find"]):
+        needed += [str(p.relative_to(REPO)) for p in (REPO / package).glob("*.py")]
     for package, files in pyproject["tool"]["setuptools"]["package-data"].items():
         for pattern in files:
             needed += [str(p.relative_to(REPO)) for p in (REPO / package).glob(pattern)]
@@ -170,9 +184,10 @@ def test_build_context_holds_what_pip_install_needs_and_nothing_else() -> None:
         "tests/test_deploy.py",
         "docker-compose.yml",
         "bridge/__pycache__/cli.cpython-311.pyc",
-        "bridge/demo/alertmanager.token",
-        "bridge/demo/drift-bridge-demo.db",
-        "bridge/demo/drift-bridge-demo.db-wal",
+        "demo/harness/loop.py",
+        "demo/alertmanager.token",
+        "demo/drift-bridge-demo.db",
+        "demo/drift-bridge-demo.db-wal",
     ):
         assert not in_build_context(path, patterns), path
 
@@ -195,7 +210,7 @@ def bridge_webhook() -> dict[str, Any]:
 def test_bridge_listens_where_alertmanager_sends_and_prometheus_scrapes(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    listen = load("bridge/demo/bridge.yml")["listen_address"]
+    listen = load("demo/bridge.yml")["listen_address"]
     assert flag_value(services["bridge"]["command"], "--web.listen-address") is None
     assert urlsplit(bridge_webhook()["url"]).netloc == listen
     assert scrape_targets("drift-bridge") == [listen]
@@ -209,7 +224,7 @@ def test_prometheus_scrapes_where_the_exporter_listens(services: dict[str, dict[
     assert scrape_targets("drift-exporter") == [listen]
     assert urlsplit(exporter["environment"]["HEALTHCHECK_URL"]).netloc == listen
     # The demo's retraining job resets the model's reference in that exporter.
-    job = load("bridge/demo/bridge.yml")["targets"]["retrain-job"]["command"]
+    job = load("demo/bridge.yml")["targets"]["retrain-job"]["command"]
     assert urlsplit(flag_value(job, "--exporter-url") or "").netloc == listen
 
 
@@ -268,7 +283,7 @@ def test_everything_listens_on_loopback_only(services: dict[str, dict[str, Any]]
     for name in ("exporter", "prometheus", "alertmanager"):
         listen = flag_value(services[name]["command"], "--web.listen-address") or ""
         assert listen.startswith("127.0.0.1:"), name
-    assert load("bridge/demo/bridge.yml")["listen_address"].startswith("127.0.0.1:")
+    assert load("demo/bridge.yml")["listen_address"].startswith("127.0.0.1:")
     assert flag_value(services["alertmanager"]["command"], "--cluster.listen-address") == ""
     assert services["grafana"]["environment"]["GF_SERVER_HTTP_ADDR"] == "127.0.0.1"
 
@@ -335,7 +350,7 @@ def test_the_token_is_generated_once_and_shared_by_alertmanager_and_the_bridge(
     bridge = services["bridge"]
     config_dir = mount(bridge, TOKEN_VOLUME).target
     config_file = flag_value(bridge["command"], "--config.file") or ""
-    assert mount(bridge, "bridge/demo/bridge.yml").target == config_file
+    assert mount(bridge, "demo/bridge.yml").target == config_file
     assert os.path.dirname(config_file) == config_dir == services["bridge-token"]["working_dir"]
     assert mount(services["bridge-token"], TOKEN_VOLUME).target == config_dir
     monkeypatch.chdir(bridge_working_dir(services, volume, volume.parent))
@@ -398,5 +413,5 @@ def test_bridge_serves_from_the_volume_and_passes_the_default_healthcheck(
         bridge.wait_http(f"http://127.0.0.1:{port}/readyz", timeout=30)
         passed = run_healthcheck(on_port(url, port))
         assert passed.returncode == 0, passed.stderr
-    assert (volume / load("bridge/demo/bridge.yml")["store"]["path"]).is_file()
+    assert (volume / load("demo/bridge.yml")["store"]["path"]).is_file()
     assert run_healthcheck(on_port(url, port)).returncode != 0

@@ -6,10 +6,10 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from bridge.config import BridgeConfig
-from bridge.demo.processes import wait_until
 from bridge.dispatcher import Dispatcher
 from bridge.store import SQLiteStore
 from bridge.web.app import create_app
+from demo.harness.processes import wait_until
 from tests.bridge.conftest import auth_headers
 from tests.support.fixtures import body
 

@@ -9,8 +9,8 @@ import pytest
 import requests
 import yaml
 
-from bridge.demo.processes import free_port, wait_until
-from bridge.demo.stack import (
+from demo.harness.processes import free_port, wait_until
+from demo.harness.stack import (
     alertmanager_process,
     bridge_process,
     exporter_process,

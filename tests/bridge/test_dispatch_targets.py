@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from bridge.config import BridgeConfig
-from bridge.demo.processes import wait_until
+from demo.harness.processes import wait_until
 from tests.bridge.conftest import ConfigWriter, auth_headers
 from tests.bridge.running import Running, seconds
 from tests.support.fakes.github import FakeGitHub

@@ -10,7 +10,7 @@ import pytest
 import requests
 from prometheus_client import CollectorRegistry, generate_latest
 
-from bridge.demo.processes import Process, free_port, venv_script, wait_until
+from demo.harness.processes import Process, free_port, venv_script, wait_until
 from exporter.drift import DriftSettings, fit_reference, score_frame
 from exporter.drift.collector import DriftCollector
 from exporter.drift.monitor import Monitor

@@ -9,7 +9,7 @@ import requests
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bridge.demo.processes import Process, free_port, venv_script
+from demo.harness.processes import Process, free_port, venv_script
 from exporter.simulation.collector import SimulationCollector
 from exporter.simulation.simulator import Simulator
 from exporter.simulation.story import ModelSpec, simulate_scores

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from bridge.demo.processes import free_port, wait_until
-from bridge.demo.stack import (
+from demo.harness.processes import free_port, wait_until
+from demo.harness.stack import (
     alertmanager_process,
     exporter_process,
     prometheus_process,

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bridge.demo.processes import require_binary
-from bridge.demo.stack import PROMETHEUS_DIR
+from demo.harness.processes import require_binary
+from demo.harness.stack import PROMETHEUS_DIR
 
 
 def run_tool(*argv: str, cwd: Path = PROMETHEUS_DIR) -> subprocess.CompletedProcess[str]:

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bridge.demo.stack import PROMETHEUS_DIR
+from demo.harness.stack import PROMETHEUS_DIR
 
 DASHBOARD = PROMETHEUS_DIR / "grafana" / "dashboards" / "drift.json"
 

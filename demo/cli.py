@@ -10,10 +10,17 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from bridge.demo.loop import DemoResult, DemoSettings, Stack, run_demo
-from bridge.demo.processes import require_binary
+if TYPE_CHECKING:
+    from demo.harness.loop import DemoResult, Stack
+
+NEEDS_CHECKOUT = (
+    "drift-demo runs the whole loop from a source checkout (it starts the shipped configs in "
+    "prometheus/): git clone the repository and run `make demo` there"
+)
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
@@ -21,7 +28,7 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def _wait_for_ctrl_c(stack: Stack, _result: DemoResult) -> None:
+def _wait_for_ctrl_c(stack: "Stack", _result: "DemoResult") -> None:
     print("\nEverything keeps running; press Ctrl-C to stop it.", flush=True)
     try:
         threading.Event().wait()
@@ -29,8 +36,21 @@ def _wait_for_ctrl_c(stack: Stack, _result: DemoResult) -> None:
         print("stopping")
 
 
+def _checkout() -> Path | None:
+    """The checkout this module runs from, or None when it was installed from a wheel."""
+    repo = Path(__file__).resolve().parents[1]
+    harness = repo / "demo" / "harness" / "loop.py"
+    return repo if harness.is_file() and (repo / "prometheus").is_dir() else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``drift-demo``; returns the exit status."""
+    if _checkout() is None:
+        print(f"drift-demo: {NEEDS_CHECKOUT}", file=sys.stderr)
+        return 2
+    from demo.harness.loop import DemoSettings, run_demo
+    from demo.harness.processes import require_binary
+
     defaults = DemoSettings()
     parser = argparse.ArgumentParser(prog="drift-demo", description=__doc__.splitlines()[0])
     parser.add_argument(

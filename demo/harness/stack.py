@@ -14,7 +14,7 @@ from typing import Any
 import requests
 import yaml
 
-from bridge.demo.processes import Process, require_binary, venv_script
+from demo.harness.processes import Process, require_binary, venv_script
 
 REPO = Path(__file__).resolve().parents[2]
 # The demo runs from a checkout of the repository, where prometheus/ sits beside bridge/.

@@ -5,7 +5,7 @@ make that data the new reference, so the model's drift returns to baseline. This
 last step against the simulating exporter (``POST /api/models/<model>/retrain``) after pretending
 to train. A real job would do the same with its own reference store.
 
-    python -m bridge.demo.retrain_job --exporter-url http://127.0.0.1:9911 [--training-seconds 3]
+    python -m demo.retrain_job --exporter-url http://127.0.0.1:9911 [--training-seconds 3]
 
 The model comes from the ``MODEL`` parameter (or the alert's ``model`` label); the bridge also
 passes ``DRIFT_BRIDGE_DISPATCH_ID`` and the rest of the alert in the environment.

@@ -4,7 +4,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from bridge.demo.observe import Snapshot
+from demo.harness.observe import Snapshot
 
 # The hops of the loop, in the order they happen.
 MILESTONES = (

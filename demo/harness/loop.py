@@ -16,10 +16,10 @@ from typing import Any, TextIO
 
 import yaml
 
-from bridge.demo.observe import Observer, Snapshot
-from bridge.demo.processes import Process, free_port
-from bridge.demo.report import Timeline
-from bridge.demo.stack import (
+from demo.harness.observe import Observer, Snapshot
+from demo.harness.processes import Process, free_port
+from demo.harness.report import Timeline
+from demo.harness.stack import (
     alertmanager_process,
     bridge_process,
     exporter_process,
@@ -29,7 +29,7 @@ from bridge.demo.stack import (
     render_rules,
 )
 
-DEMO_BRIDGE_CONFIG = Path(__file__).with_name("bridge.yml")
+DEMO_BRIDGE_CONFIG = Path(__file__).parents[1] / "bridge.yml"
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def _bridge_config(settings: DemoSettings, work: Path, port: int, exporter: str)
     config["targets"]["retrain-job"]["command"] = [
         sys.executable,
         "-m",
-        "bridge.demo.retrain_job",
+        "demo.retrain_job",
         "--exporter-url",
         exporter,
         "--training-seconds",

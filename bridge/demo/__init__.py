@@ -1,1 +1,0 @@
-"""``make demo``: the whole loop on loopback, and the process plumbing the tests share with it."""
