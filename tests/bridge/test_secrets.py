@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from bridge.config import load_config
 from bridge.config_reader import ConfigError
-from bridge.demo.processes import wait_until
+from demo.processes import wait_until
 from bridge.store import SQLiteStore
 from bridge.web.app import create_app
 from tests.bridge.conftest import TOKEN, ConfigWriter, auth_headers

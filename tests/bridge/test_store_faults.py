@@ -14,7 +14,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from bridge.demo.processes import wait_until
+from demo.processes import wait_until
 from bridge.store import SQLiteStore
 from bridge.web.app import create_app
 from tests.bridge.conftest import ConfigWriter, auth_headers
