@@ -11,9 +11,9 @@ from flask.testing import FlaskClient
 
 from bridge.config import load_config
 from bridge.config_reader import ConfigError
-from demo.processes import wait_until
 from bridge.store import SQLiteStore
 from bridge.web.app import create_app
+from demo.harness.processes import wait_until
 from tests.bridge.conftest import TOKEN, ConfigWriter, auth_headers
 from tests.bridge.running import Running
 from tests.support.fakes.webhook import FakeWebhook

@@ -14,9 +14,9 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from demo.processes import wait_until
 from bridge.store import SQLiteStore
 from bridge.web.app import create_app
+from demo.harness.processes import wait_until
 from tests.bridge.conftest import ConfigWriter, auth_headers
 from tests.bridge.running import Running
 from tests.support.fixtures import body
