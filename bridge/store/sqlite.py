@@ -233,25 +233,26 @@ class SQLiteStore:
                 self._checkpointer.start()
 
     def _checkpoint(self) -> None:
+        last_problem = ""
         while True:
             time.sleep(_CHECKPOINT_INTERVAL)
             try:
                 # PASSIVE never waits for (nor blocks) readers and writers.
-                self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            except sqlite3.Error as err:
-                log.warning(
-                    "store %s: checkpoint failed (retried in %gs): %s",
-                    self.path,
-                    _CHECKPOINT_INTERVAL,
-                    self._failed(err),
-                )
+                try:
+                    self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error as err:
+                    raise self._failed(err) from err
             except StoreError as err:
-                log.warning(
-                    "store %s: checkpoint failed (retried in %gs): %s",
-                    self.path,
-                    _CHECKPOINT_INTERVAL,
-                    err,
-                )
+                # Once per problem, not every second while it lasts.
+                if str(err) != last_problem:
+                    log.warning(
+                        "checkpoint failed (retried every %gs): %s", _CHECKPOINT_INTERVAL, err
+                    )
+                last_problem = str(err)
+                continue
+            if last_problem:
+                log.warning("store %s: checkpoints work again", self.path)
+            last_problem = ""
 
     @contextmanager
     def _write(self) -> Iterator[SQLiteTransaction]:
