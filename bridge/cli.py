@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bridge import __version__
+from bridge import __version__, logs
 from bridge.config import BridgeConfig, load_config
 from bridge.config_reader import ConfigError
 from bridge.store import SQLiteStore, StoreError
@@ -41,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="log_level",
         choices=["debug", "info", "warning", "error"],
         default="info",
+    )
+    parser.add_argument(
+        "--log.format",
+        dest="log_format",
+        choices=list(logs.FORMATS),
+        default="text",
+        help="text (default) or json: one object per line, for Loki or ELK",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="run the bridge (gunicorn)")
@@ -173,10 +180,7 @@ _COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``drift-bridge``; returns the exit status."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(args.log_level, args.log_format)
     try:
         return _COMMANDS[args.command](args)
     except ConfigError as err:
