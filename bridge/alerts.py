@@ -165,6 +165,11 @@ def _alert(value: Any, field: str) -> Alert:
     )
 
 
+def parse_alert(value: Any, field: str) -> Alert:
+    """Validate one alert in the webhook's shape; raise PayloadError naming the bad field."""
+    return _alert(value, field)
+
+
 def parse_notification(value: Any) -> Notification:
     """Validate a decoded webhook body; raise PayloadError naming the first bad field."""
     body = _object(value, "")

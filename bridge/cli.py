@@ -111,6 +111,13 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     for route in config.routes:
         matchers = ", ".join(str(m) for m in route.matchers) or "every alert"
         print(f"  route {route.name}: {matchers} -> {route.target}")
+    if config.alertmanager is None:
+        print(
+            "  note: truncated alerts (max_alerts) will not be fetched: set alertmanager.url to "
+            "fetch the alerts a notification leaves out (else they are only counted)"
+        )
+    else:
+        print(f"  truncated alerts (max_alerts) are fetched from {config.alertmanager.url}")
     return 0
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from bridge.alertmanager import AlertmanagerAPI
+from bridge.alertmanager import from_config as alertmanager_from_config
 from bridge.config_reader import ConfigError, Reader
 from bridge.credentials import Secret, read_secret
 from bridge.matchers import Matcher, matches_all
@@ -84,6 +86,8 @@ class BridgeConfig:
     dry_run: bool = False
     # The annotation (or, failing that, label) whose value templates see as ``value``.
     value_from: str = "drift_score"
+    # Where alerts left out of a notification (max_alerts) are fetched; None: they are not.
+    alertmanager: "AlertmanagerAPI | None" = None
 
     def routes_for(self, labels: Mapping[str, str]) -> list[Route]:
         """The routes an alert with ``labels`` takes: the first match, and more with continue."""
@@ -153,6 +157,7 @@ def parse_config(data: Any, path: Path) -> BridgeConfig:
         routes=routes,
         dry_run=root.boolean("dry_run", False),
         value_from=root.string("value_from", "drift_score"),
+        alertmanager=alertmanager_from_config(root.child("alertmanager")),
     )
     root.reject_unknown()
     if problems:

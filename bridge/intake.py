@@ -14,6 +14,7 @@ intake of every process waits for in turn, so it holds only lookups and inserts.
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,10 +91,16 @@ def record_notification(
     remote_addr: str | None = None,
     user_agent: str | None = None,
     now: float | None = None,
+    fetched: Sequence[Alert] = (),
 ) -> IntakeResult:
-    """Decide about every alert and record it all atomically; raises StoreError if it cannot."""
+    """Decide about every alert and record it all atomically; raises StoreError if it cannot.
+
+    ``fetched``: alerts of the group the notification left out (max_alerts), fetched from
+    Alertmanager; decided like the others, numbered after them.
+    """
     now = time.time() if now is None else now
-    plans = [(alert, _plan(store, config, notification, alert)) for alert in notification.alerts]
+    alerts = (*notification.alerts, *fetched)
+    plans = [(alert, _plan(store, config, notification, alert)) for alert in alerts]
 
     def decide(txn: Transaction) -> tuple[int, list[AlertOutcome]]:
         outcomes: list[AlertOutcome] = []
@@ -101,6 +108,8 @@ def record_notification(
         txn.count("drift_bridge_notifications_total", {"outcome": "accepted"})
         if notification.truncated_alerts:
             txn.count("drift_bridge_truncated_alerts_total", {}, notification.truncated_alerts)
+        if fetched:
+            txn.count("drift_bridge_truncated_alerts_fetched_total", {}, len(fetched))
         for index, (alert, matches) in enumerate(plans):
             case = _Case(txn, config, notification, notification_id, index, alert, now)
             if not matches:
@@ -116,9 +125,11 @@ def record_notification(
     notification_id, outcomes = store.atomically(decide)
     if notification.truncated_alerts:
         log.warning(
-            "notification %d: Alertmanager left out %d alert(s) (max_alerts); group_key=%s",
+            "notification %d: Alertmanager left out %d alert(s) (max_alerts), %d fetched from "
+            "its API; group_key=%s",
             notification_id,
             notification.truncated_alerts,
+            len(fetched),
             notification.group_key,
         )
     for outcome in outcomes:

@@ -37,6 +37,10 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Alerts Alertmanager left out of notifications (max_alerts); see its API for them.",
         (),
     ),
+    "drift_bridge_truncated_alerts_fetched_total": (
+        "Alerts left out of notifications that were fetched from Alertmanager's API and decided.",
+        (),
+    ),
     "drift_bridge_dispatches_total": (
         "Dispatches by target and outcome: created, dry_run, succeeded, dead.",
         ("target", "outcome"),
@@ -120,6 +124,7 @@ class BridgeCollector(Collector):
                 (("outcome", "success"), ("reason", "none"), ("target", target)), 0.0
             )
         values["drift_bridge_truncated_alerts_total"].setdefault((), 0.0)
+        values["drift_bridge_truncated_alerts_fetched_total"].setdefault((), 0.0)
         values["drift_bridge_dispatch_retries_requested_total"].setdefault((), 0.0)
         return values
 

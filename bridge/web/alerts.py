@@ -12,6 +12,7 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from bridge.alertmanager import missing_alerts
 from bridge.alerts import PayloadError, parse_notification
 from bridge.intake import record_notification
 from bridge.store import StoreError
@@ -59,6 +60,7 @@ def receive() -> ResponseReturnValue:
         state.count_rejected("invalid")
         log.warning("rejected a webhook from %s: %s", request.remote_addr, err)
         return error_response(400, f"invalid Alertmanager payload: {err}")
+    fetched = missing_alerts(state.config.alertmanager, notification)
     try:
         result = record_notification(
             state.store,
@@ -67,6 +69,7 @@ def receive() -> ResponseReturnValue:
             text,
             request.remote_addr,
             request.headers.get("User-Agent"),
+            fetched=fetched,
         )
     except StoreError as err:
         log.error(
