@@ -14,14 +14,20 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.alerts import Alert, Notification, PayloadError, parse_alert
 from bridge.config_reader import Reader
-from bridge.credentials import Secret, read_secret, redact
+from bridge.credentials import redact
+from bridge.payload import Alert, Notification, PayloadError, parse_alert
 from bridge.targets.base import DispatchError, FailureReason
-from bridge.targets.support import HttpSettings, read_base_url, read_http_settings
+from bridge.targets.http import (
+    BearerOrBasic,
+    HttpSettings,
+    apply_bearer_or_basic,
+    read_base_url,
+    read_bearer_or_basic,
+    read_http_settings,
+)
 
 log = logging.getLogger(__name__)
-_AUTH = FailureReason.AUTH_ERROR
 _SERVER = FailureReason.SERVER_ERROR
 
 
@@ -40,8 +46,7 @@ class AlertmanagerAPI:
 
     url: str
     http: HttpSettings
-    bearer_token: Secret | None = None
-    basic_auth: tuple[str, Secret] | None = None
+    auth: BearerOrBasic = (None, None)
 
     def group_alerts(self, notification: Notification) -> list[Alert]:
         """The active, unsilenced, uninhibited alerts of ``notification``'s group and receiver."""
@@ -57,13 +62,7 @@ class AlertmanagerAPI:
         what = f"alertmanager {url}"
         headers = {"Accept": "application/json"}
         with self.http.session() as session:
-            try:
-                if self.bearer_token is not None:
-                    headers["Authorization"] = f"Bearer {self.bearer_token.get()}"
-                elif self.basic_auth is not None:
-                    session.auth = (self.basic_auth[0], self.basic_auth[1].get())
-            except ValueError as err:
-                raise DispatchError(f"{what}: {err}", retryable=False, reason=_AUTH) from None
+            apply_bearer_or_basic(self.auth, session, headers, what)
             response = self.http.request(session, "GET", url, what, params=params, headers=headers)
         if response.status_code != 200:
             raise DispatchError(
@@ -115,19 +114,9 @@ def from_config(reader: Reader) -> AlertmanagerAPI | None:
         return None
     problems = len(reader.problems)
     url = read_base_url(reader, "url")
-    bearer_token = read_secret(reader, "bearer_token", required=False)
-    basic_auth = None
-    if reader.has("basic_auth"):
-        basic = reader.child("basic_auth")
-        username = basic.string("username")
-        password = read_secret(basic, "password")
-        basic.reject_unknown()
-        if isinstance(username, str) and password is not None:
-            basic_auth = (username, password)
-        if bearer_token is not None:
-            reader.problem("basic_auth", "set either bearer_token_file/_env or basic_auth")
+    auth = read_bearer_or_basic(reader)
     http = read_http_settings(reader, default_timeout=5.0)
     reader.reject_unknown()
     if len(reader.problems) > problems or url is None:
         return None
-    return AlertmanagerAPI(url.rstrip("/"), http, bearer_token, basic_auth)
+    return AlertmanagerAPI(url.rstrip("/"), http, auth)

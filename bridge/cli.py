@@ -143,7 +143,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_dispatches(args: argparse.Namespace) -> int:
-    from bridge.outbox import RetryRefusedError, retry_dispatch
+    from bridge.dead_letters import RetryRefusedError, retry_dispatch
     from bridge.web.audit import iso_times
 
     config = _load(args)

@@ -13,15 +13,14 @@ import yaml
 
 from bridge.alertmanager import AlertmanagerAPI
 from bridge.alertmanager import from_config as alertmanager_from_config
+from bridge.backoff import BackoffPolicy
 from bridge.config_reader import ConfigError, Reader
 from bridge.credentials import Secret, read_secret
+from bridge.listen import DEFAULT_LISTEN_ADDRESS, listen_host, listens_on_loopback
 from bridge.matchers import Matcher, matches_all
-from bridge.retry import RetryPolicy
 from bridge.targets import Target, build_target
 from bridge.templating import Template, TemplateError
-from common.addresses import is_loopback, parse_listen_address
 
-DEFAULT_LISTEN = "127.0.0.1:9912"
 ON_RESOLVE = ("record", "dispatch")
 
 
@@ -39,7 +38,7 @@ class AuthConfig:
 class ServerConfig:
     """The HTTP server."""
 
-    listen_address: str = DEFAULT_LISTEN
+    listen_address: str = DEFAULT_LISTEN_ADDRESS
     workers: int = 2
     threads: int = 8
     max_body_bytes: int = 1024 * 1024
@@ -54,7 +53,8 @@ class DispatchConfig:
     poll_interval: float = 1.0
     # A dispatch being sent by a process that died is taken over after this long.
     lease: float = 300.0
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Read from the user-facing key `dispatch.retry`.
+    backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,8 @@ def parse_config(data: Any, path: Path) -> BridgeConfig:
     server = _server(root)
     auth = _auth(root.child("auth"))
     if auth.type == "none" and not server.allow_unauthenticated:
-        host, _ = _safe_listen(server.listen_address)
-        if host is not None and not is_loopback(host):
+        valid = listen_host(server.listen_address) is not None
+        if valid and not listens_on_loopback(server.listen_address):
             root.problem(
                 "auth",
                 f"is required when listening on {server.listen_address} (not loopback); set "
@@ -165,18 +165,13 @@ def parse_config(data: Any, path: Path) -> BridgeConfig:
     return config
 
 
-def _safe_listen(text: str) -> tuple[str | None, int | None]:
-    try:
-        return parse_listen_address(text)
-    except ValueError:
-        return None, None
-
-
 def _server(root: Reader) -> ServerConfig:
     defaults = ServerConfig()
     listen = root.string("listen_address", defaults.listen_address)
-    if _safe_listen(listen)[0] is None:
-        root.problem("listen_address", f"expected HOST:PORT, e.g. {DEFAULT_LISTEN}; got {listen!r}")
+    if listen_host(listen) is None:
+        root.problem(
+            "listen_address", f"expected HOST:PORT, e.g. {DEFAULT_LISTEN_ADDRESS}; got {listen!r}"
+        )
     return ServerConfig(
         listen_address=listen,
         workers=root.integer("workers", defaults.workers, minimum=1),
@@ -203,20 +198,20 @@ def _auth(reader: Reader) -> AuthConfig:
 
 def _dispatch(reader: Reader) -> DispatchConfig:
     defaults = DispatchConfig()
-    retry_reader = reader.child("retry")
-    base = RetryPolicy()
-    retry = RetryPolicy(
-        initial_delay=retry_reader.duration("initial_delay", base.initial_delay, minimum=0.001),
-        multiplier=float(retry_reader.integer("multiplier", int(base.multiplier), minimum=1)),
-        max_delay=retry_reader.duration("max_delay", base.max_delay, minimum=0.001),
-        deadline=retry_reader.duration("deadline", base.deadline, minimum=1.0),
+    backoff_reader = reader.child("retry")
+    base = BackoffPolicy()
+    backoff = BackoffPolicy(
+        initial_delay=backoff_reader.duration("initial_delay", base.initial_delay, minimum=0.001),
+        multiplier=float(backoff_reader.integer("multiplier", int(base.multiplier), minimum=1)),
+        max_delay=backoff_reader.duration("max_delay", base.max_delay, minimum=0.001),
+        deadline=backoff_reader.duration("deadline", base.deadline, minimum=1.0),
     )
-    retry_reader.reject_unknown()
+    backoff_reader.reject_unknown()
     config = DispatchConfig(
         concurrency=reader.integer("concurrency", defaults.concurrency, minimum=1),
         poll_interval=reader.duration("poll_interval", defaults.poll_interval, minimum=0.01),
         lease=reader.duration("lease", defaults.lease, minimum=1.0),
-        retry=retry,
+        backoff=backoff,
     )
     # Leases of attempts in flight are renewed between polls; a lease shorter than a few polls
     # would expire under a running attempt and let another process make it again.

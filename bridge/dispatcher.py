@@ -1,9 +1,10 @@
 """The outbox worker: sends pending dispatches after the webhook was acknowledged.
 
-All retrying lives here. A target makes one attempt; on a retryable error the dispatch waits
-(exponential backoff with jitter, at least what the target asked for) and is tried again until
-its deadline, after which it is dead-lettered; a permanent error dead-letters it at once. Dead
-letters stay visible and can be retried by hand (``drift-bridge dispatches retry``, or
+All automatic backoff lives here. A target makes one attempt; on a retryable error the dispatch
+waits (exponential backoff with jitter, at least what the target asked for, see
+:mod:`bridge.backoff`) and is tried again until its deadline, after which it is dead-lettered; a
+permanent error dead-letters it at once. Dead letters stay visible and can be retried by hand
+(:mod:`bridge.dead_letters`: ``drift-bridge dispatches retry``, or
 ``POST /api/dispatches/<id>/retry``).
 
 Every server process runs one dispatcher. Dispatches are leased in the store, so each attempt is
@@ -246,19 +247,19 @@ class Dispatcher:
         except DispatchError as err:
             if not err.retryable:
                 return record("failed", err.message, err.reason, err.status, err.response)
-            return self._retry_or_give_up(
+            return self._back_off_or_give_up(
                 dispatch, record, err.message, err.reason, err.status, err.response, err.retry_after
             )
         except Exception as err:  # a bug in a target must not lose the dispatch
             log.exception(
                 "dispatch_id=%s target=%s: unexpected error", dispatch.id, dispatch.target
             )
-            return self._retry_or_give_up(
+            return self._back_off_or_give_up(
                 dispatch, record, f"internal error: {err!r}", "internal_error", None, None, None
             )
         return record("success", result.summary, None, result.status, None, dict(result.details))
 
-    def _retry_or_give_up(
+    def _back_off_or_give_up(
         self,
         dispatch: ClaimedDispatch,
         record: Callable[..., AttemptRecord],
@@ -270,7 +271,7 @@ class Dispatcher:
     ) -> AttemptRecord:
         # Backoff starts over when a dead letter is retried by hand.
         tries = dispatch.attempt - dispatch.retry_from
-        delay = self._config.dispatch.retry.next_delay(tries, retry_after, self._rng)
+        delay = self._config.dispatch.backoff.next_delay(tries, retry_after, self._rng)
         next_at = self._clock() + delay
         if next_at > dispatch.deadline_at:
             deadline = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(dispatch.deadline_at))

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.alerts import Alert, Notification
 from bridge.config import BridgeConfig, Route
-from bridge.jobs import alert_variables, new_dispatch_id, prepare
+from bridge.payload import Alert, Notification
+from bridge.prepare import alert_variables, new_dispatch_id, prepare
 from bridge.store import Store, Transaction
 from bridge.store.records import (
     Decision,
@@ -261,7 +261,7 @@ class _Case:
                 error=planned.error,
                 reason="invalid_request" if planned.error is not None else None,
                 created_at=self.now,
-                deadline_at=self.now + self.config.dispatch.retry.deadline,
+                deadline_at=self.now + self.config.dispatch.backoff.deadline,
             )
         )
         outcome = "created" if planned.state == DispatchState.PENDING else planned.state.value

@@ -102,12 +102,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=True)
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
+
+    @property
+    def stream(self) -> TextIO:
+        """The current standard error."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 def configure(level: str, fmt: str = "text", stream: TextIO | None = None) -> logging.Handler:
-    """Send every log record (the bridge's and gunicorn's) to ``stream`` in ``fmt``."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    """Send every log record (the bridge's and gunicorn's) to ``stream`` (stderr) in ``fmt``."""
+    handler: logging.Handler = _Stderr() if stream is None else logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.set_name("drift-bridge")
     root = logging.getLogger()
-    for old in list(root.handlers):
+    # Only ours is replaced: handlers others installed (a test runner's) stay.
+    for old in [h for h in root.handlers if h.get_name() == "drift-bridge"]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())

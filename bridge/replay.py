@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from bridge.alerts import parse_notification
 from bridge.config import BridgeConfig
-from bridge.jobs import alert_variables, prepare
+from bridge.payload import parse_notification
+from bridge.prepare import alert_variables, prepare
 
 
 def replay(config: BridgeConfig, body: Any) -> dict[str, Any]:

@@ -13,9 +13,9 @@ from gunicorn.app.base import BaseApplication
 
 from bridge.config import BridgeConfig
 from bridge.dispatcher import Dispatcher
+from bridge.listen import gunicorn_bind
 from bridge.store import SQLiteStore
 from bridge.web.app import create_app
-from common.addresses import parse_listen_address
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +53,8 @@ class BridgeServer(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         """Translate the bridge's server settings to gunicorn's."""
         server = self._config.server
-        host, port = parse_listen_address(server.listen_address)
-        bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         settings = {
-            "bind": [bind],
+            "bind": [gunicorn_bind(server.listen_address)],
             "workers": server.workers,
             "worker_class": "gthread",
             "threads": server.threads,

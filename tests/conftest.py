@@ -1,3 +1,7 @@
-"""Helpers every test directory can use, registered as fixtures (never imported from here)."""
+"""Fixtures every test can use, from tests/support/, and the rule that keeps the fast tier fast."""
 
-pytest_plugins = ["tests.support.store_faults"]
+pytest_plugins = [
+    "tests.support.exporter",
+    "tests.support.store_faults",
+    "tests.support.tiers",
+]

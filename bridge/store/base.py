@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from bridge.alerts import Notification
+from bridge.payload import Notification
 from bridge.store.records import (
     AttemptRecord,
     ClaimedDispatch,

@@ -5,7 +5,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from bridge.alerts import Notification
+from bridge.payload import Notification
 from bridge.store.records import DispatchState, Episode, EpisodeKey, NewDispatch, NewEpisode
 
 # A counter: its name and its labels as sorted (name, value) pairs.

@@ -8,11 +8,13 @@ The dispatcher (``bridge.dispatcher``) owns backoff, deadlines and dead letters.
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 # A JSON-able description of exactly what ``send`` will do, without any secret: recorded in the
 # audit trail, shown by dry runs and by ``drift-bridge replay``.
 Request = dict[str, Any]
+
+T = TypeVar("T")
 
 
 class FailureReason(StrEnum):
@@ -93,3 +95,30 @@ class Target(Protocol):
         HTTP targets have nothing to do: their attempts end within their timeout.
         """
         ...
+
+
+def invalid(message: str) -> DispatchError:
+    """The error for a dispatch that can never be sent as built."""
+    return DispatchError(message, retryable=False, reason=FailureReason.INVALID_REQUEST)
+
+
+def stored(request: Request, key: str, kind: type[T]) -> T:
+    """``request[key]`` checked to be a ``kind``: a stored request may predate this version."""
+    value = request.get(key)
+    if not isinstance(value, kind):
+        raise invalid(f"stored request has no valid {key!r}; prepare the dispatch again")
+    return value
+
+
+def with_dispatch_id(
+    parameters: Mapping[str, str], name: str, dispatch_id: str, setting: str
+) -> dict[str, str]:
+    """The parameters plus the dispatch id under ``name``; a different value there is invalid."""
+    merged = dict(parameters)
+    if merged.get(name, dispatch_id) != dispatch_id:
+        raise invalid(
+            f"parameter {name!r} is reserved for the dispatch id (see {setting}); "
+            "rename the route's parameter"
+        )
+    merged[name] = dispatch_id
+    return merged

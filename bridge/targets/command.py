@@ -38,8 +38,16 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from bridge.config_reader import Reader
-from bridge.targets.base import DispatchError, DispatchResult, FailureReason, Job, Request
-from bridge.targets.support import compile_template, invalid, render, stored
+from bridge.targets.base import (
+    DispatchError,
+    DispatchResult,
+    FailureReason,
+    Job,
+    Request,
+    invalid,
+    stored,
+)
+from bridge.targets.templates import compile_template, render
 from bridge.templating import Template
 
 PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")

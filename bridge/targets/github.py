@@ -40,25 +40,28 @@ import requests
 
 from bridge.config_reader import Reader
 from bridge.credentials import Secret, read_secret
-from bridge.targets.base import DispatchError, DispatchResult, FailureReason, Job, Request
-from bridge.targets.http import (
-    check_response,
-    compact_json,
-    response_excerpt,
-    response_message,
-    retry_after_seconds,
-)
-from bridge.targets.support import (
-    HttpSettings,
-    compile_template,
+from bridge.targets.base import (
+    DispatchError,
+    DispatchResult,
+    FailureReason,
+    Job,
+    Request,
     invalid,
-    is_templated,
-    read_base_url,
-    read_http_settings,
-    render,
     stored,
     with_dispatch_id,
 )
+from bridge.targets.http import (
+    HttpSettings,
+    check_response,
+    compact_json,
+    read_base_url,
+    read_http_settings,
+    response_excerpt,
+    response_message,
+    retry_after_seconds,
+    secret_value,
+)
+from bridge.targets.templates import compile_template, is_templated, render
 from bridge.templating import Template
 
 log = logging.getLogger(__name__)
@@ -165,12 +168,7 @@ class GitHubTarget:
             body.pop("return_run_details")
             asks_details = False
         headers = {str(k): str(v) for k, v in (request.get("headers") or HEADERS).items()}
-        try:
-            headers["Authorization"] = f"Bearer {self.token.get()}"
-        except ValueError as err:
-            raise DispatchError(
-                f"GitHub {self.name}: {err}", retryable=False, reason=FailureReason.AUTH_ERROR
-            ) from None
+        headers["Authorization"] = f"Bearer {secret_value(self.token, f'GitHub {self.name}')}"
         what = f"GitHub {self.name} {self.mode}"
         with self.http.session() as session:
             response = self.http.request(session, "POST", url, what, json=body, headers=headers)

@@ -34,16 +34,23 @@ import requests
 
 from bridge.config_reader import Reader
 from bridge.credentials import Secret, read_secret
-from bridge.targets.base import DispatchError, DispatchResult, FailureReason, Job, Request
-from bridge.targets.http import check_response
-from bridge.targets.support import (
-    HttpSettings,
-    PathTemplate,
-    read_base_url,
-    read_http_settings,
+from bridge.targets.base import (
+    DispatchError,
+    DispatchResult,
+    FailureReason,
+    Job,
+    Request,
     stored,
     with_dispatch_id,
 )
+from bridge.targets.http import (
+    HttpSettings,
+    check_response,
+    read_base_url,
+    read_http_settings,
+    secret_value,
+)
+from bridge.targets.templates import PathTemplate
 
 _QUEUE_ITEM = re.compile(r"/queue/item/\d+/?$")
 
@@ -118,17 +125,13 @@ class JenkinsTarget:
         form = dict(stored(request, "form", dict))
         query = request.get("query") or {}
         with self.http.session() as session:
-            try:
-                if self.user is not None:
-                    secret = self.api_token or self.password
-                    assert secret is not None
-                    session.auth = (self.user, secret.get())
-                if self.build_token is not None:
-                    form["token"] = self.build_token.get()
-            except ValueError as err:
-                raise DispatchError(
-                    f"Jenkins {self.name}: {err}", retryable=False, reason=FailureReason.AUTH_ERROR
-                ) from None
+            who = f"Jenkins {self.name}"
+            if self.user is not None:
+                secret = self.api_token or self.password
+                assert secret is not None
+                session.auth = (self.user, secret_value(secret, who))
+            if self.build_token is not None:
+                form["token"] = secret_value(self.build_token, who)
             if self.api_token is None:
                 self._add_crumb(session)
             what = f"Jenkins {self.name} {url}"

@@ -25,19 +25,20 @@ with the header ``X-Drift-Bridge-Dispatch-Id``. Statuses follow
 """
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from bridge.config_reader import Reader
-from bridge.credentials import Secret, read_secret
-from bridge.targets.base import DispatchError, DispatchResult, FailureReason, Job, Request
-from bridge.targets.http import check_response, response_excerpt
-from bridge.targets.support import (
+from bridge.credentials import Secret
+from bridge.targets.base import DispatchResult, Job, Request, stored
+from bridge.targets.http import (
     HttpSettings,
-    PathTemplate,
-    is_templated,
+    apply_bearer_or_basic,
+    check_response,
+    check_url,
+    read_bearer_or_basic,
     read_http_settings,
-    stored,
+    response_excerpt,
 )
+from bridge.targets.templates import PathTemplate, is_templated
 
 METHODS = ("POST", "PUT", "PATCH")
 DISPATCH_ID_HEADER = "X-Drift-Bridge-Dispatch-Id"
@@ -118,15 +119,8 @@ class WebhookTarget:
         headers = {str(k): str(v) for k, v in (request.get("headers") or {}).items()}
         what = f"webhook {self.name} {method} {url}"
         with self.http.session() as session:
-            try:
-                if self.bearer_token is not None:
-                    headers["Authorization"] = f"Bearer {self.bearer_token.get()}"
-                elif self.basic_auth is not None:
-                    session.auth = (self.basic_auth[0], self.basic_auth[1].get())
-            except ValueError as err:
-                raise DispatchError(
-                    f"webhook {self.name}: {err}", retryable=False, reason=FailureReason.AUTH_ERROR
-                ) from None
+            auth = (self.bearer_token, self.basic_auth)
+            apply_bearer_or_basic(auth, session, headers, f"webhook {self.name}")
             response = self.http.request(session, method, url, what, json=body, headers=headers)
         check_response(response, what)
         details: dict[str, Any] = {}
@@ -142,12 +136,9 @@ def from_config(name: str, reader: Reader) -> WebhookTarget | None:
     parsed = None
     path = None
     if isinstance(url, str) and url:
-        parsed = urlsplit(url)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            reader.problem("url", f"expected an http:// or https:// URL, got {url!r}")
-        elif parsed.username is not None or parsed.password is not None:
-            reader.problem("url", "must not contain credentials; use bearer_token or basic_auth")
-        elif any(is_templated(part) for part in (parsed.netloc, parsed.query, parsed.fragment)):
+        parsed = check_url(reader, "url", url, "bearer_token or basic_auth")
+    if parsed is not None:
+        if any(is_templated(part) for part in (parsed.netloc, parsed.query, parsed.fragment)):
             reader.problem("url", "templates are only allowed in the path")
         else:
             path = PathTemplate.parse(reader, "url", parsed.path)
@@ -160,17 +151,7 @@ def from_config(name: str, reader: Reader) -> WebhookTarget | None:
             )
         elif is_templated(value):
             reader.problem(f"headers.{header}", "headers are static; templates are not rendered")
-    bearer_token = read_secret(reader, "bearer_token", required=False)
-    basic_auth = None
-    if reader.has("basic_auth"):
-        basic = reader.child("basic_auth")
-        username = basic.string("username")
-        password = read_secret(basic, "password")
-        basic.reject_unknown()
-        if isinstance(username, str) and password is not None:
-            basic_auth = (username, password)
-        if reader.has("bearer_token_file") or reader.has("bearer_token_env"):
-            reader.problem("basic_auth", "set either bearer_token_file/_env or basic_auth")
+    bearer_token, basic_auth = read_bearer_or_basic(reader)
     http = read_http_settings(reader)
     reader.reject_unknown()
     if len(reader.problems) > problems or parsed is None or path is None:

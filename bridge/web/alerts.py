@@ -13,12 +13,12 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bridge.alertmanager import missing_alerts
-from bridge.alerts import PayloadError, parse_notification
 from bridge.intake import record_notification
+from bridge.payload import PayloadError, parse_notification
 from bridge.store import StoreError
 from bridge.web import auth
 from bridge.web.errors import error_response
-from bridge.web.state import bridge
+from bridge.web.state import current_bridge
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("alerts", __name__)
@@ -28,7 +28,7 @@ blueprint = Blueprint("alerts", __name__)
 @auth.required
 def receive() -> ResponseReturnValue:
     """Record an Alertmanager notification and what it causes."""
-    state = bridge()
+    state = current_bridge()
     if request.mimetype != "application/json":
         state.count_rejected("invalid")
         return error_response(
@@ -114,7 +114,7 @@ def _body(limit: int) -> bytes | None:
 @blueprint.errorhandler(413)
 def too_large(_err: Exception) -> ResponseReturnValue:
     """Count and explain a body over ``max_body_bytes``."""
-    state = bridge()
+    state = current_bridge()
     state.count_rejected("too_large")
     return error_response(
         413,

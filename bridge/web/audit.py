@@ -7,11 +7,11 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from bridge.outbox import RetryRefusedError, retry_dispatch
+from bridge.dead_letters import RetryRefusedError, retry_dispatch
 from bridge.store.records import DispatchState
 from bridge.web import auth
 from bridge.web.errors import error_response
-from bridge.web.state import bridge
+from bridge.web.state import current_bridge
 
 blueprint = Blueprint("audit", __name__, url_prefix="/api")
 
@@ -55,7 +55,7 @@ def list_dispatches() -> ResponseReturnValue:
         return error_response(400, "limit and offset must be whole numbers")
     if not 1 <= limit <= _MAX_LIMIT or offset < 0:
         return error_response(400, f"limit must be in 1-{_MAX_LIMIT} and offset at least 0")
-    rows = bridge().store.list_dispatches(state, request.args.get("route"), limit, offset)
+    rows = current_bridge().store.list_dispatches(state, request.args.get("route"), limit, offset)
     return jsonify(dispatches=iso_times(rows), limit=limit, offset=offset)
 
 
@@ -63,7 +63,7 @@ def list_dispatches() -> ResponseReturnValue:
 @auth.required
 def get_dispatch(dispatch_id: str) -> ResponseReturnValue:
     """One dispatch with its alert, the decisions about it, and every attempt."""
-    found = bridge().store.get_dispatch(dispatch_id)
+    found = current_bridge().store.get_dispatch(dispatch_id)
     if found is None:
         return error_response(404, f"no dispatch {dispatch_id!r}")
     return jsonify(iso_times(found))
@@ -73,7 +73,7 @@ def get_dispatch(dispatch_id: str) -> ResponseReturnValue:
 @auth.required
 def retry(dispatch_id: str) -> ResponseReturnValue:
     """Send a dead-lettered dispatch again, rendering its request with the current config."""
-    state = bridge()
+    state = current_bridge()
     try:
         retry_dispatch(state.store, state.config, dispatch_id, time.time())
     except RetryRefusedError as err:

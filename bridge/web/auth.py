@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from bridge.config import AuthConfig
 from bridge.web.errors import error_response
-from bridge.web.state import bridge
+from bridge.web.state import current_bridge
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -62,7 +62,7 @@ def required(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseRetu
 
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
-        state = bridge()
+        state = current_bridge()
         auth: AuthConfig = state.config.auth
         try:
             problem = check(auth, request.headers.get("Authorization"))

@@ -6,7 +6,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from bridge.metrics import BridgeCollector
 from bridge.store import StoreError
-from bridge.web.state import bridge
+from bridge.web.state import current_bridge
 
 blueprint = Blueprint("ops", __name__)
 
@@ -20,7 +20,7 @@ def healthz() -> ResponseReturnValue:
 @blueprint.get("/readyz")
 def readyz() -> ResponseReturnValue:
     """Ready when the store answers and this process's dispatcher runs."""
-    state = bridge()
+    state = current_bridge()
     checks = {"store": "ok", "dispatcher": "ok"}
     try:
         state.store.ping()
@@ -35,7 +35,7 @@ def readyz() -> ResponseReturnValue:
 @blueprint.get("/metrics")
 def metrics() -> ResponseReturnValue:
     """Prometheus metrics, read from the store so every process reports the same numbers."""
-    state = bridge()
+    state = current_bridge()
     registry = CollectorRegistry(auto_describe=False)
     registry.register(BridgeCollector(state.store, state.config))
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

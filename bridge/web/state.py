@@ -48,7 +48,7 @@ class Bridge:
         self.count("drift_bridge_notifications_total", {"outcome": outcome})
 
 
-def bridge() -> Bridge:
-    """The bridge of the current Flask app."""
+def current_bridge() -> Bridge:
+    """The bridge of the current Flask app (named so it does not shadow the package)."""
     state: Bridge = current_app.extensions["drift_bridge"]
     return state

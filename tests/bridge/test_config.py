@@ -26,7 +26,7 @@ def test_the_complete_example_loads(
     assert config.auth.type == "bearer"
     assert config.store_path.name == "bridge.db"
     assert config.store_path.parent == config.file.parent  # relative to the config file
-    assert config.dispatch.retry.initial_delay == pytest.approx(0.1)
+    assert config.dispatch.backoff.initial_delay == pytest.approx(0.1)
 
 
 def test_defaults_are_sane(write_config: ConfigWriter, config_data: dict[str, Any]) -> None:
@@ -36,7 +36,7 @@ def test_defaults_are_sane(write_config: ConfigWriter, config_data: dict[str, An
     assert config.routes[0].cooldown == 3600
     assert config.routes[0].cooldown_by == ("model",)
     assert config.routes[0].on_resolve == "record"
-    assert config.dispatch.retry.deadline == 12 * 3600
+    assert config.dispatch.backoff.deadline == 12 * 3600
     assert config.server.listen_address == "127.0.0.1:9912"
 
 
@@ -130,6 +130,17 @@ def test_no_auth_on_a_public_address_refuses_to_start(
     config_data["listen_address"] = "127.0.0.1:9912"
     del config_data["allow_unauthenticated"]
     assert write_config(config_data).auth.type == "none"
+
+
+@pytest.mark.parametrize("host", ["127.evil.example", "127.0.0.1.nip.io"])
+def test_a_name_that_only_looks_like_loopback_needs_auth(
+    write_config: ConfigWriter, config_data: dict[str, Any], host: str
+) -> None:
+    # The host is parsed (common.addresses), not matched by its "127." prefix.
+    del config_data["auth"]
+    config_data["listen_address"] = f"{host}:9912"
+    (problem,) = problems(write_config, config_data)
+    assert f"auth: is required when listening on {host}:9912" in problem
 
 
 def test_secrets_never_appear_in_the_config_repr(

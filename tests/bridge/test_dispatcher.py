@@ -40,6 +40,7 @@ def command_config(
     return write_config, config_data
 
 
+@pytest.mark.integration
 def test_transient_failures_are_retried_with_backoff_until_success(
     command_config: tuple[ConfigWriter, dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -64,6 +65,7 @@ def test_transient_failures_are_retried_with_backoff_until_success(
     assert (tmp_path / "done").read_text() == f"{dispatch_id} fraud-detector\n"
 
 
+@pytest.mark.integration
 def test_a_permanent_failure_dead_letters_at_once_and_a_manual_retry_sends_it(
     command_config: tuple[ConfigWriter, dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -109,6 +111,7 @@ def test_retrying_is_refused_for_what_is_not_dead(
         assert unknown.status_code == 404
 
 
+@pytest.mark.integration
 def test_a_dispatch_that_keeps_failing_is_dead_lettered_at_its_deadline(
     command_config: tuple[ConfigWriter, dict[str, Any]],
 ) -> None:
@@ -124,6 +127,7 @@ def test_a_dispatch_that_keeps_failing_is_dead_lettered_at_its_deadline(
     assert "exit status 75" in dead["last_error"]
 
 
+@pytest.mark.integration
 def test_pending_dispatches_survive_a_restart_and_are_sent_after_it(
     command_config: tuple[ConfigWriter, dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -152,6 +156,7 @@ def test_pending_dispatches_survive_a_restart_and_are_sent_after_it(
     assert ids == {a["dispatch_id"] for a in response.get_json()["alerts"]}
 
 
+@pytest.mark.integration
 def test_a_dispatch_leased_by_a_process_that_died_is_taken_over(
     command_config: tuple[ConfigWriter, dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -170,6 +175,7 @@ def test_a_dispatch_leased_by_a_process_that_died_is_taken_over(
     assert len(done["attempts"]) == 1  # only the one that finished is recorded
 
 
+@pytest.mark.integration
 def test_many_episodes_are_each_sent_once(
     command_config: tuple[ConfigWriter, dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -190,6 +196,7 @@ def test_many_episodes_are_each_sent_once(
     assert sorted(sent) == sorted(ids)
 
 
+@pytest.mark.integration
 def test_a_job_that_fails_on_its_own_is_dead_lettered_without_re_running_it(
     command_config: tuple[ConfigWriter, dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -224,6 +231,7 @@ def test_dry_run_turned_on_later_stops_pending_dispatches_from_being_sent(
     assert not (tmp_path / "done").exists()
 
 
+@pytest.mark.integration
 def test_stopping_interrupts_a_running_job_which_runs_again_after_the_restart_never_twice_at_once(
     command_config: tuple[ConfigWriter, dict[str, Any]], tmp_path: Path
 ) -> None:

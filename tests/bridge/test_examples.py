@@ -5,9 +5,9 @@ from pathlib import Path
 
 import yaml
 
-from bridge.alerts import parse_notification
 from bridge.config import load_config
-from bridge.jobs import alert_variables, prepare
+from bridge.payload import parse_notification
+from bridge.prepare import alert_variables, prepare
 from tests.support.fixtures import body
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "bridge" / "examples"

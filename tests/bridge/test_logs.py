@@ -24,10 +24,11 @@ def logged() -> Iterator[io.StringIO]:
     """What the bridge logs, as ``serve`` configures it (text)."""
     stream = io.StringIO()
     root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-    configure("info", "text", stream)
+    level = root.level
+    handler = configure("info", "text", stream)
     yield stream
-    root.handlers[:], root.level = saved
+    root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture
@@ -77,14 +78,15 @@ def test_json_logs_are_one_object_per_line_with_the_message_escaped(
 ) -> None:
     stream = io.StringIO()
     root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-    configure("info", "json", stream)
+    level = root.level
+    handler = configure("info", "json", stream)
     try:
         data = body("firing-single-bearer")
         data["alerts"][0]["fingerprint"] = f"b78f\u202e\n{FORGED}"
         assert post(client, data) == 200
     finally:
-        root.handlers[:], root.level = saved
+        root.removeHandler(handler)
+        root.setLevel(level)
     entries = [json.loads(line) for line in stream.getvalue().splitlines()]
     decision = next(e for e in entries if "decision=new_episode" in e["message"])
     assert decision["level"] == "info"

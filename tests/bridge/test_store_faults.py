@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 
 from bridge.store import SQLiteStore
@@ -21,6 +22,9 @@ from tests.bridge.conftest import ConfigWriter, auth_headers
 from tests.bridge.running import Running
 from tests.support.fixtures import body
 from tests.support.store_faults import SmallDisk, StoreFaults
+
+# The faults are made for real, with chattr and mount (root only; skipped elsewhere).
+pytestmark = pytest.mark.integration
 
 
 def post(client: FlaskClient, starts_at: int = 0, payload: dict[str, Any] | None = None) -> int:

@@ -17,18 +17,21 @@ def run_tool(*argv: str, cwd: Path = PROMETHEUS_DIR) -> subprocess.CompletedProc
     )
 
 
+@pytest.mark.integration
 def test_prometheus_config_and_its_rule_file_are_valid() -> None:
     result = run_tool("promtool", "check", "config", "prometheus.yml")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS: 1 rule files found" in result.stdout
 
 
+@pytest.mark.integration
 def test_alert_rules_pass_their_unit_tests() -> None:
     result = run_tool("promtool", "test", "rules", "rules/drift.rules.test.yml")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
 
 
+@pytest.mark.integration
 def test_rule_unit_tests_catch_a_rule_that_fires_at_the_threshold(tmp_path: Path) -> None:
     """The unit tests are not vacuous: a `>=` rule fails them."""
     rules = (PROMETHEUS_DIR / "rules" / "drift.rules.yml").read_text()
@@ -47,11 +50,13 @@ def test_threshold_is_written_once() -> None:
     assert sum("0.2" in line for line in code_lines) == 1
 
 
+@pytest.mark.integration
 def test_alertmanager_config_is_valid() -> None:
     result = run_tool("amtool", "check-config", "alertmanager.yml")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("labels", "receiver"),
     [

@@ -37,6 +37,7 @@ def run_dump(
     return seen
 
 
+@pytest.mark.integration
 def test_environment_carries_the_alert_and_the_parameters(tmp_path: Path) -> None:
     env = run_dump(tmp_path)["env"]
 
@@ -76,6 +77,7 @@ def test_value_variable_is_absent_when_the_alert_has_no_value() -> None:
     assert "DRIFT_BRIDGE_VALUE" not in target.prepare(Job("drb-0001", {}, variables))["env"]
 
 
+@pytest.mark.integration
 def test_bridge_secrets_do_not_reach_the_job(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -92,6 +94,7 @@ def test_bridge_secrets_do_not_reach_the_job(
     assert inherited - {"LC_CTYPE"} <= {*PASS_THROUGH, "MODEL", "THRESHOLD"}
 
 
+@pytest.mark.integration
 def test_inherit_env_passes_the_whole_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -102,6 +105,7 @@ def test_inherit_env_passes_the_whole_environment(
     assert env["SOME_TOOL_HOME"] == "/opt/tool"
 
 
+@pytest.mark.integration
 def test_env_setting_values_are_templates_and_win(tmp_path: Path) -> None:
     env = run_dump(
         tmp_path,
@@ -128,6 +132,7 @@ def test_request_holds_argv_and_the_variables_the_bridge_sets_only(
     assert request["inherit_env"] is False
 
 
+@pytest.mark.integration
 def test_argv_items_are_templates_and_each_stays_one_argument(tmp_path: Path) -> None:
     marker = tmp_path / "must-survive"
     marker.write_text("")
@@ -141,6 +146,7 @@ def test_argv_items_are_templates_and_each_stays_one_argument(tmp_path: Path) ->
     assert marker.exists()
 
 
+@pytest.mark.integration
 def test_working_dir_is_used(tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
@@ -148,6 +154,7 @@ def test_working_dir_is_used(tmp_path: Path) -> None:
     assert run_dump(tmp_path, working_dir=str(work))["cwd"] == str(work)
 
 
+@pytest.mark.integration
 def test_exit_zero_is_success_with_output_tails() -> None:
     script = "import sys; print('x' * 10000); print('done'); print('warn', file=sys.stderr)"
     target = command_target([sys.executable, "-c", script])
@@ -160,6 +167,7 @@ def test_exit_zero_is_success_with_output_tails() -> None:
     assert result.details["stderr_tail"] == "warn"
 
 
+@pytest.mark.integration
 def test_a_failed_job_is_a_permanent_failure_with_the_stderr_tail() -> None:
     script = (
         "import sys\n"
@@ -181,6 +189,7 @@ def test_a_failed_job_is_a_permanent_failure_with_the_stderr_tail() -> None:
     assert caught.value.response.endswith("CUDA out of memory")
 
 
+@pytest.mark.integration
 def test_exit_75_asks_for_a_retry_later() -> None:
     target = command_target([sys.executable, "-c", "import sys; sys.exit(75)"])
 
@@ -192,6 +201,7 @@ def test_exit_75_asks_for_a_retry_later() -> None:
     assert "exit status 75" in caught.value.message
 
 
+@pytest.mark.integration
 def test_killed_by_a_signal_says_which() -> None:
     target = command_target([sys.executable, "-c", "import os; os.kill(os.getpid(), 9)"])
 
@@ -210,6 +220,7 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+@pytest.mark.integration
 def test_timeout_kills_the_program_and_its_children(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     script = (
@@ -236,6 +247,7 @@ def test_timeout_kills_the_program_and_its_children(tmp_path: Path) -> None:
     assert not alive(child)
 
 
+@pytest.mark.integration
 def test_missing_executable_is_a_clear_non_retryable_error() -> None:
     target = command_target(["retrain-that-does-not-exist", "--now"])
 
@@ -247,6 +259,7 @@ def test_missing_executable_is_a_clear_non_retryable_error() -> None:
     assert "program not found: retrain-that-does-not-exist" in caught.value.message
 
 
+@pytest.mark.integration
 def test_file_that_is_not_executable_is_a_non_retryable_error(tmp_path: Path) -> None:
     script = tmp_path / "train.sh"
     script.write_text("#!/bin/sh\nexit 0\n")
@@ -269,6 +282,7 @@ def test_missing_template_variable_is_an_invalid_request() -> None:
     assert "targets.t.command[1]" in caught.value.message
 
 
+@pytest.mark.integration
 def test_stored_request_runs_after_a_restart(tmp_path: Path) -> None:
     out = tmp_path / "seen.json"
     settings = [sys.executable, "-c", DUMP, str(out)]

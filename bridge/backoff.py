@@ -1,14 +1,18 @@
-"""When to try a failed dispatch again: exponential backoff with jitter, until a deadline."""
+"""Automatic backoff: when to try a failed dispatch again (exponential, jittered), until a deadline.
+
+The settings keep their user-facing key, ``dispatch.retry``, so existing configs stay valid; in
+the code "retry" means only the manual requeue of a dead letter (:mod:`bridge.dead_letters`).
+"""
 
 import random
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class BackoffPolicy:
     """Backoff between attempts, and how long a dispatch may keep trying.
 
-    >>> RetryPolicy(initial_delay=1, multiplier=2, max_delay=300).base_delay(attempt=3)
+    >>> BackoffPolicy(initial_delay=1, multiplier=2, max_delay=300).base_delay(attempt=3)
     4.0
     """
 

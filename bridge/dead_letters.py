@@ -1,7 +1,7 @@
-"""Operations on the outbox that people ask for: retrying a dead-lettered dispatch."""
+"""Dead letters: the manual requeue ("retry") of a dispatch the backoff gave up on."""
 
 from bridge.config import BridgeConfig
-from bridge.jobs import prepare
+from bridge.prepare import prepare
 from bridge.store import Store
 from bridge.store.records import DispatchState, Requeue
 
@@ -47,7 +47,7 @@ def retry_dispatch(store: Store, config: BridgeConfig, dispatch_id: str, now: fl
             request=prepared.request,
             error=prepared.error,
             now=now,
-            deadline_at=now + config.dispatch.retry.deadline,
+            deadline_at=now + config.dispatch.backoff.deadline,
         )
     )
     if prepared.error is not None:

@@ -7,20 +7,12 @@ from pathlib import Path
 import pytest
 import requests
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
 from demo.harness.processes import Process, free_port, venv_script
 from exporter.simulation.collector import SimulationCollector
 from exporter.simulation.simulator import Simulator
 from exporter.simulation.story import ModelSpec, simulate_scores
-
-
-def scrape_text(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
-    samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            samples.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
-    return samples
+from tests.support.exposition import scrape_text
 
 
 def test_collector_exports_a_gauge_per_model_with_help() -> None:
@@ -40,6 +32,7 @@ def test_collector_exports_a_gauge_per_model_with_help() -> None:
     assert samples["drift_retrainings_total"][(("model", "churn"),)] == 0
 
 
+@pytest.mark.integration
 def test_simulate_serves_advances_retrains_and_stops_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -87,6 +80,7 @@ def test_simulate_serves_advances_retrains_and_stops_on_sigterm(tmp_path: Path) 
     assert "Traceback" not in exporter.logs()
 
 
+@pytest.mark.integration
 def test_simulate_refuses_a_busy_port_with_one_line(tmp_path: Path) -> None:
     port = free_port()
     argv = [venv_script("drift-exporter"), "simulate", f"--web.listen-address=127.0.0.1:{port}"]

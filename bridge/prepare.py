@@ -5,8 +5,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.alerts import Alert, Notification
 from bridge.config import BridgeConfig, Route
+from bridge.payload import Alert, Notification
 from bridge.targets import DispatchError, Job, Request
 from bridge.templating import TemplateError, render_all
 

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from bridge.alerts import PayloadError, parse_notification, parse_timestamp
+from bridge.payload import PayloadError, parse_notification, parse_timestamp
 from tests.support.fixtures import ALL, body
 
 

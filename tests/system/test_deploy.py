@@ -96,6 +96,7 @@ def init_script(services: dict[str, dict[str, Any]]) -> str:
     return str(argv[2])
 
 
+@pytest.mark.integration
 def test_docker_compose_accepts_the_compose_file() -> None:
     result = docker_compose("config", "--quiet")
     assert result.returncode == 0, result.stderr
@@ -382,6 +383,7 @@ def on_port(url: str, port: int, path: str | None = None) -> str:
     return parts._replace(netloc=f"{parts.hostname}:{port}", path=path or parts.path).geturl()
 
 
+@pytest.mark.integration
 def test_healthcheck_passes_against_the_real_exporter_and_fails_otherwise(
     services: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -396,6 +398,7 @@ def test_healthcheck_passes_against_the_real_exporter_and_fails_otherwise(
     assert run_healthcheck(on_port(url, port)).returncode != 0
 
 
+@pytest.mark.integration
 def test_bridge_serves_from_the_volume_and_passes_the_default_healthcheck(
     services: dict[str, dict[str, Any]], bridge_volume: tuple[Path, list[Chown]], tmp_path: Path
 ) -> None:

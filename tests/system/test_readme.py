@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 import yaml
 
-from bridge.alerts import parse_notification
 from bridge.config import load_config
-from bridge.jobs import alert_variables, prepare
+from bridge.payload import parse_notification
+from bridge.prepare import alert_variables, prepare
 from tests.support.fixtures import body
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def section(title: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from exporter.drift import DriftSettings, fit_reference, score_frame
 from exporter.drift.sources import Source, read_table
-from tests.exporter.test_cli import run
+from tests.support.exporter import RunExporter
 
 rng = np.random.default_rng(11)
 
@@ -33,14 +33,14 @@ def reference(tmp_path: Path) -> Path:
 
 
 def test_score_prints_each_feature_and_the_model_score(
-    tmp_path: Path, reference: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, reference: Path, run_exporter: RunExporter
 ) -> None:
     current = make_frame(2000, shift=6)
     current.to_csv(tmp_path / "cur.csv", index=False)
     settings = DriftSettings(methods=("psi", "ks"))
     expected = score_frame(fit_reference(pd.read_parquet(reference), settings), current, settings)
     argv = ["score", "--reference", str(reference), "--current", str(tmp_path / "cur.csv")]
-    code, out, err = run(capsys, *argv, "--method", "psi,ks", "--format", "json")
+    code, out, err = run_exporter(*argv, "--method", "psi,ks", "--format", "json")
     report = json.loads(out)
     assert report["drift_score"] == pytest.approx(expected.score)
     for shown, feature in zip(report["features"], expected.features, strict=True):
@@ -49,7 +49,7 @@ def test_score_prints_each_feature_and_the_model_score(
     assert code == (1 if expected.score is not None and expected.score > 0.2 else 0)
     assert err == ""
 
-    code, table, _ = run(capsys, *argv, "--method", "psi,ks", "--threshold", "100")
+    code, table, _ = run_exporter(*argv, "--method", "psi,ks", "--threshold", "100")
     assert code == 0
     header = ["feature", "kind", "values", "missing", "unseen", "psi", "ks"]
     assert table.splitlines()[0].split() == header
@@ -58,17 +58,17 @@ def test_score_prints_each_feature_and_the_model_score(
 
 
 def test_score_exits_1_on_drift_and_0_without(
-    tmp_path: Path, reference: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, reference: Path, run_exporter: RunExporter
 ) -> None:
     make_frame(3000, shift=15).to_csv(tmp_path / "drifted.csv", index=False)
     make_frame(3000).to_csv(tmp_path / "same.csv", index=False)
     base = ["score", "--reference", str(reference), "--current"]
-    assert run(capsys, *base, str(tmp_path / "drifted.csv"))[0] == 1
-    assert run(capsys, *base, str(tmp_path / "same.csv"))[0] == 0
+    assert run_exporter(*base, str(tmp_path / "drifted.csv"))[0] == 1
+    assert run_exporter(*base, str(tmp_path / "same.csv"))[0] == 0
 
 
 def test_score_reads_a_directory_in_name_order_and_windows_the_latest_rows(
-    tmp_path: Path, reference: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, reference: Path, run_exporter: RunExporter
 ) -> None:
     incoming = tmp_path / "incoming"
     incoming.mkdir()
@@ -77,7 +77,7 @@ def test_score_reads_a_directory_in_name_order_and_windows_the_latest_rows(
     new.to_parquet(incoming / "2026-01-02.parquet")
     (incoming / ".2026-01-03.csv.tmp").write_text("half a file")
     argv = ["score", "--reference", str(reference), "--current", str(incoming), "--format", "json"]
-    _, out, _ = run(capsys, *argv, "--window-rows", "1500")
+    _, out, _ = run_exporter(*argv, "--window-rows", "1500")
     report = json.loads(out)
     settings = DriftSettings()
     expected = score_frame(fit_reference(pd.read_parquet(reference), settings), new, settings)
@@ -86,26 +86,26 @@ def test_score_reads_a_directory_in_name_order_and_windows_the_latest_rows(
 
 
 def test_score_without_enough_rows_warns_and_exits_3(
-    tmp_path: Path, reference: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, reference: Path, run_exporter: RunExporter
 ) -> None:
     make_frame(999).to_csv(tmp_path / "cur.csv", index=False)
     argv = ["score", "--reference", str(reference), "--current", str(tmp_path / "cur.csv")]
-    code, out, err = run(capsys, *argv, "--format", "json")
+    code, out, err = run_exporter(*argv, "--format", "json")
     assert code == 3
     assert json.loads(out)["unavailable"] == "window_too_small"
     assert err == "warning: no drift score: the window has 999 rows, fewer than the minimum 1000\n"
 
 
 def test_score_shows_progress_on_stderr_only(
-    tmp_path: Path, reference: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, reference: Path, run_exporter: RunExporter
 ) -> None:
     make_frame(1000).to_csv(tmp_path / "cur.csv", index=False)
     argv = ["score", "--reference", str(reference), "--current", str(tmp_path / "cur.csv")]
-    _, out, err = run(capsys, *argv, "--format", "json", "--progress", "always")
+    _, out, err = run_exporter(*argv, "--format", "json", "--progress", "always")
     json.loads(out)
     assert "reading  1/1 [" in err
     assert "scoring  3/3 [##############################]" in err
-    _, _, quiet = run(capsys, *argv, "--format", "json")
+    _, _, quiet = run_exporter(*argv, "--format", "json")
     assert quiet == ""
 
 
@@ -124,13 +124,13 @@ def test_score_shows_progress_on_stderr_only(
 def test_bad_current_data_gives_one_line_and_exit_2(
     tmp_path: Path,
     reference: Path,
-    capsys: pytest.CaptureFixture[str],
+    run_exporter: RunExporter,
     current: str,
     message: str,
 ) -> None:
     (tmp_path / "cur.csv").write_text(current)
     argv = ["score", "--reference", str(reference), "--current", str(tmp_path / "cur.csv")]
-    code, out, err = run(capsys, *argv)
+    code, out, err = run_exporter(*argv)
     assert code == 2
     assert out == ""
     assert err.startswith(f"drift-exporter: error: {tmp_path / message}")
@@ -152,13 +152,13 @@ def test_bad_current_data_gives_one_line_and_exit_2(
 def test_bad_flags_give_one_line_and_exit_2(
     tmp_path: Path,
     reference: Path,
-    capsys: pytest.CaptureFixture[str],
+    run_exporter: RunExporter,
     extra: list[str],
     message: str,
 ) -> None:
     make_frame(10).to_csv(tmp_path / "cur.csv", index=False)
     argv = ["score", "--reference", str(reference), "--current", str(tmp_path / "cur.csv")]
-    code, _, err = run(capsys, *argv, *extra)
+    code, _, err = run_exporter(*argv, *extra)
     assert code == 2
     assert message in err
     assert "Traceback" not in err

@@ -16,7 +16,7 @@ from exporter.drift.collector import DriftCollector
 from exporter.drift.monitor import Monitor
 from exporter.drift.sources import Source
 from exporter.drift.window import Window, WindowSpec
-from tests.exporter.test_metrics import scrape_text
+from tests.support.exposition import scrape_text
 
 rng = np.random.default_rng(5)
 SETTINGS = DriftSettings(methods=("psi", "ks"), min_rows=100)
@@ -117,6 +117,7 @@ def test_bad_input_is_counted_with_its_reason_and_the_last_good_scores_stay(
     assert recovered["drift_score"][labels(**churn)] > good["drift_score"][labels(**churn)]
 
 
+@pytest.mark.integration
 def test_watch_serves_metrics_follows_a_directory_and_stops_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     incoming = tmp_path / "incoming"
@@ -169,6 +170,7 @@ def test_watch_serves_metrics_follows_a_directory_and_stops_on_sigterm(tmp_path:
     assert "Traceback" not in watch.logs()
 
 
+@pytest.mark.integration
 def test_watch_refuses_a_bad_reference_with_one_line(tmp_path: Path) -> None:
     (tmp_path / "ref.csv").write_text("age,city\n")
     argv = [
