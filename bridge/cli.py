@@ -13,6 +13,7 @@ from bridge import __version__, logs
 from bridge.config import BridgeConfig, load_config
 from bridge.config_reader import ConfigError
 from bridge.store import SQLiteStore, StoreError
+from bridge.targets.command import CommandTarget
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check = commands.add_parser("check-config", help="validate a config file; list every problem")
     _add_config(check)
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="warnings are errors (e.g. a command target's program missing on this machine)",
+    )
     replay = commands.add_parser(
         "replay", help="show the routes and exact requests a webhook payload would cause"
     )
@@ -97,12 +103,31 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         len(config.routes),
         len(config.targets),
     )
+    for warning in _warnings(config):
+        log.warning("%s", warning)
     BridgeServer(config, args.log_level).run()
     return 0
 
 
+def _warnings(config: BridgeConfig) -> list[str]:
+    """What may fail later, though the file is valid (checked on this machine)."""
+    warnings = []
+    for name, target in config.targets.items():
+        if isinstance(target, CommandTarget):
+            problem = target.program_problem()
+            if problem is not None:
+                warnings.append(
+                    f"{config.file}: targets.{name}.command[0]: {problem}; every dispatch to it "
+                    "would fail (it may exist only on the serving host)"
+                )
+    return warnings
+
+
 def _cmd_check_config(args: argparse.Namespace) -> int:
     config = _load(args)
+    warnings = _warnings(config)
+    if args.strict and warnings:
+        raise ConfigError(warnings)
     dry = " (dry run)" if config.dry_run else ""
     print(
         f"{config.file}: OK{dry}: {len(config.routes)} route(s), {len(config.targets)} "
@@ -118,6 +143,8 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
         )
     else:
         print(f"  truncated alerts (max_alerts) are fetched from {config.alertmanager.url}")
+    for warning in warnings:
+        print(f"warning: {warning}")
     return 0
 
 
@@ -137,7 +164,8 @@ def _read_payload(path: Path) -> Any:
 def _cmd_replay(args: argparse.Namespace) -> int:
     from bridge.replay import replay
 
-    config = _load(args)
+    # It sends nothing: the secret files of the serving host need not exist here.
+    config = load_config(args.config_file, check_secrets=False)
     print(json.dumps(replay(config, _read_payload(args.payload)), indent=2))
     return 0
 
@@ -187,7 +215,9 @@ _COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``drift-bridge``; returns the exit status."""
     args = build_parser().parse_args(argv)
-    logs.configure(args.log_level, args.log_format)
+    # As logging.basicConfig: a process that set up logging already (a test runner) keeps it.
+    if not logging.getLogger().handlers:
+        logs.configure(args.log_level, args.log_format)
     try:
         return _COMMANDS[args.command](args)
     except ConfigError as err:

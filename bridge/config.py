@@ -100,10 +100,13 @@ class BridgeConfig:
         return chosen
 
 
-def load_config(path: Path, listen_address: str | None = None) -> BridgeConfig:
+def load_config(
+    path: Path, listen_address: str | None = None, check_secrets: bool = True
+) -> BridgeConfig:
     """Read and validate ``path``; raise ConfigError listing every problem.
 
     ``listen_address`` (from the command line) replaces the file's before validation.
+    ``check_secrets=False`` (for commands that send nothing) skips reading the secret files.
     """
     try:
         text = path.read_text()
@@ -115,13 +118,13 @@ def load_config(path: Path, listen_address: str | None = None) -> BridgeConfig:
         raise ConfigError([f"{path}: not valid YAML: {err}"]) from None
     if listen_address is not None and isinstance(data, dict):
         data = {**data, "listen_address": listen_address}
-    return parse_config(data, path)
+    return parse_config(data, path, check_secrets)
 
 
-def parse_config(data: Any, path: Path) -> BridgeConfig:
+def parse_config(data: Any, path: Path, check_secrets: bool = True) -> BridgeConfig:
     """Validate an already parsed document that came from ``path``."""
     problems: list[str] = []
-    root = Reader(data, str(path), problems)
+    root = Reader(data, str(path), problems, check_secrets=check_secrets)
     server = _server(root)
     auth = _auth(root.child("auth"))
     if auth.type == "none" and not server.allow_unauthenticated:

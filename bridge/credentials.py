@@ -131,6 +131,8 @@ def read_secret(reader: Reader, prefix: str, required: bool = True) -> Secret | 
             reader.problem(file_key, f"is required (or {env_key}); secrets never go in the file")
         return None
     secret = Secret(file=Path(file)) if file is not None else Secret(env=env)
+    if not reader.check_secrets:
+        return secret
     try:
         secret.get()
     except ValueError as err:
