@@ -18,7 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bridge import metrics
 from bridge.config import BridgeConfig, Route
+from bridge.metrics import DispatchOutcome, NotificationOutcome
 from bridge.payload import Alert, Notification
 from bridge.prepare import alert_variables, new_dispatch_id, prepare
 from bridge.store import Store, Transaction
@@ -105,11 +107,11 @@ def record_notification(
     def decide(txn: Transaction) -> tuple[int, list[AlertOutcome]]:
         outcomes: list[AlertOutcome] = []
         notification_id = txn.add_notification(notification, now, payload, remote_addr, user_agent)
-        txn.count("drift_bridge_notifications_total", {"outcome": "accepted"})
+        txn.count(metrics.NOTIFICATIONS_TOTAL, {"outcome": NotificationOutcome.ACCEPTED})
         if notification.truncated_alerts:
-            txn.count("drift_bridge_truncated_alerts_total", {}, notification.truncated_alerts)
+            txn.count(metrics.TRUNCATED_ALERTS_TOTAL, {}, notification.truncated_alerts)
         if fetched:
-            txn.count("drift_bridge_truncated_alerts_fetched_total", {}, len(fetched))
+            txn.count(metrics.TRUNCATED_ALERTS_FETCHED_TOTAL, {}, len(fetched))
         for index, (alert, matches) in enumerate(plans):
             case = _Case(txn, config, notification, notification_id, index, alert, now)
             if not matches:
@@ -241,7 +243,7 @@ class _Case:
             dispatch_id,
             self.now,
         )
-        self.txn.count("drift_bridge_alerts_total", {"decision": decision})
+        self.txn.count(metrics.ALERTS_TOTAL, {"decision": decision})
         return outcome
 
     def add_dispatch(self, route: Route, planned: _Planned, episode: Episode, kind: str) -> None:
@@ -264,10 +266,12 @@ class _Case:
                 deadline_at=self.now + self.config.dispatch.backoff.deadline,
             )
         )
-        outcome = "created" if planned.state == DispatchState.PENDING else planned.state.value
-        self.txn.count(
-            "drift_bridge_dispatches_total", {"target": route.target, "outcome": outcome}
+        outcome = (
+            DispatchOutcome.CREATED
+            if planned.state == DispatchState.PENDING
+            else DispatchOutcome(planned.state)
         )
+        self.txn.count(metrics.DISPATCHES_TOTAL, {"target": route.target, "outcome": outcome})
         if planned.error is not None:
             log.error(
                 "dispatch_id=%s route=%s target=%s fingerprint=%s: cannot build the request: %s",

@@ -12,8 +12,26 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from flask import Flask
+from flask.typing import ResponseReturnValue
+from prometheus_client import CollectorRegistry, make_wsgi_app
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 log = logging.getLogger(__name__)
+
+
+def metrics_app(import_name: str, registry: CollectorRegistry) -> Flask:
+    """A Flask app serving ``registry`` on ``/metrics`` and ``/-/healthy``; callers add the rest."""
+    app = Flask(import_name)
+    # prometheus_client's own WSGI app handles content negotiation (OpenMetrics) and gzip.
+    app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, {"/metrics": make_wsgi_app(registry)}
+    )
+
+    @app.get("/-/healthy")
+    def healthy() -> ResponseReturnValue:
+        return "OK\n"
+
+    return app
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):

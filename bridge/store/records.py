@@ -4,10 +4,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-# Dispatch latency buckets (seconds): most dispatches take milliseconds, retried ones hours.
-LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0)
-LATENCY_METRIC = "drift_bridge_dispatch_latency_seconds"
-
 
 class DispatchState(StrEnum):
     """Where a dispatch is in its life."""
@@ -17,6 +13,17 @@ class DispatchState(StrEnum):
     SUCCEEDED = "succeeded"
     DEAD = "dead"  # gave up: a permanent error or the deadline; can be retried by hand
     DRY_RUN = "dry_run"  # recorded with its request, never sent
+
+
+class AttemptOutcome(StrEnum):
+    """How one attempt ended (stored, shown by the audit API, the ``outcome`` metric label)."""
+
+    SUCCESS = "success"
+    # Failed, to be tried again after a backoff. The value predates the word "backoff" and is
+    # kept: it is stored, exported and documented.
+    TRY_AGAIN = "retry"
+    FAILED = "failed"  # a permanent error or the deadline: dead-lettered
+    DRY_RUN = "dry_run"  # dry run turned on after the dispatch was created: recorded, not sent
 
 
 class Decision(StrEnum):

@@ -3,9 +3,10 @@
 import json
 import sqlite3
 
+from bridge import metrics
+from bridge.metrics import DispatchOutcome
 from bridge.store.records import (
-    LATENCY_BUCKETS,
-    LATENCY_METRIC,
+    AttemptOutcome,
     AttemptRecord,
     ClaimedDispatch,
     DispatchState,
@@ -14,11 +15,11 @@ from bridge.store.records import (
 from bridge.store.sqlite_transaction import SQLiteTransaction, to_json
 
 _NEXT_STATE = {
-    "success": DispatchState.SUCCEEDED,
-    "retry": DispatchState.PENDING,
-    "failed": DispatchState.DEAD,
+    AttemptOutcome.SUCCESS: DispatchState.SUCCEEDED,
+    AttemptOutcome.TRY_AGAIN: DispatchState.PENDING,
+    AttemptOutcome.FAILED: DispatchState.DEAD,
     # Dry run turned on after the dispatch was created: it is recorded, never sent.
-    "dry_run": DispatchState.DRY_RUN,
+    AttemptOutcome.DRY_RUN: DispatchState.DRY_RUN,
 }
 
 
@@ -68,7 +69,7 @@ def renew_leases(
 
 def finish_attempt(txn: SQLiteTransaction, record: AttemptRecord, owner: str, target: str) -> None:
     """Record an attempt and move its dispatch on (succeeded, pending again, or dead)."""
-    state = _NEXT_STATE[record.outcome]
+    state = _NEXT_STATE[AttemptOutcome(record.outcome)]
     txn.conn.execute(
         "INSERT INTO attempts (dispatch_id, attempt, started_at, finished_at, outcome, reason,"
         " status, message, response, details, next_attempt_at)"
@@ -108,11 +109,11 @@ def finish_attempt(txn: SQLiteTransaction, record: AttemptRecord, owner: str, ta
     if created is None:
         return
     txn.count(
-        "drift_bridge_dispatch_attempts_total",
-        {"target": target, "outcome": record.outcome, "reason": record.reason or "none"},
+        metrics.DISPATCH_ATTEMPTS_TOTAL,
+        {"target": target, "outcome": record.outcome, "reason": record.reason or metrics.NO_REASON},
     )
     if state != DispatchState.PENDING:
-        txn.count("drift_bridge_dispatches_total", {"target": target, "outcome": state})
+        txn.count(metrics.DISPATCHES_TOTAL, {"target": target, "outcome": DispatchOutcome(state)})
     if state == DispatchState.SUCCEEDED:
         _observe_latency(txn, target, record.finished_at - created["created_at"])
 
@@ -141,14 +142,14 @@ def requeue(txn: SQLiteTransaction, requeue: Requeue) -> bool:
     )
     if cursor.rowcount != 1:
         return False
-    txn.count("drift_bridge_dispatch_retries_requested_total", {})
+    txn.count(metrics.DISPATCH_RETRIES_REQUESTED_TOTAL, {})
     return True
 
 
 def _observe_latency(txn: SQLiteTransaction, target: str, seconds: float) -> None:
-    for bound in LATENCY_BUCKETS:
+    for bound in metrics.LATENCY_BUCKETS:
         if seconds <= bound:
-            txn.count(f"{LATENCY_METRIC}_bucket", {"target": target, "le": repr(bound)})
-    txn.count(f"{LATENCY_METRIC}_bucket", {"target": target, "le": "+Inf"})
-    txn.count(f"{LATENCY_METRIC}_sum", {"target": target}, seconds)
-    txn.count(f"{LATENCY_METRIC}_count", {"target": target})
+            txn.count(metrics.DISPATCH_LATENCY_BUCKET, {"target": target, "le": repr(bound)})
+    txn.count(metrics.DISPATCH_LATENCY_BUCKET, {"target": target, "le": "+Inf"})
+    txn.count(metrics.DISPATCH_LATENCY_SUM, {"target": target}, seconds)
+    txn.count(metrics.DISPATCH_LATENCY_COUNT, {"target": target})

@@ -14,6 +14,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from bridge.alertmanager import missing_alerts
 from bridge.intake import record_notification
+from bridge.metrics import NotificationOutcome
 from bridge.payload import PayloadError, parse_notification
 from bridge.store import StoreError
 from bridge.web import auth
@@ -30,7 +31,7 @@ def receive() -> ResponseReturnValue:
     """Record an Alertmanager notification and what it causes."""
     state = current_bridge()
     if request.mimetype != "application/json":
-        state.count_rejected("invalid")
+        state.count_rejected(NotificationOutcome.INVALID)
         return error_response(
             415, f"expected Content-Type application/json, got {request.mimetype or 'none'}"
         )
@@ -40,24 +41,24 @@ def receive() -> ResponseReturnValue:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        state.count_rejected("invalid")
+        state.count_rejected(NotificationOutcome.INVALID)
         return error_response(400, f"body is not UTF-8 (as Alertmanager sends it): {err}")
     try:
         body = json.loads(text)
     except json.JSONDecodeError as err:
-        state.count_rejected("invalid")
+        state.count_rejected(NotificationOutcome.INVALID)
         return error_response(400, f"body is not valid JSON: {err}")
     except ValueError:
         # Python refuses integers of more than 4,300 digits (a defence against slow parsing).
-        state.count_rejected("invalid")
+        state.count_rejected(NotificationOutcome.INVALID)
         return error_response(400, "body is not valid JSON: a number with too many digits")
     except RecursionError:
-        state.count_rejected("invalid")
+        state.count_rejected(NotificationOutcome.INVALID)
         return error_response(400, "body is not a webhook: JSON nested too deeply")
     try:
         notification = parse_notification(body)
     except PayloadError as err:
-        state.count_rejected("invalid")
+        state.count_rejected(NotificationOutcome.INVALID)
         log.warning("rejected a webhook from %s: %s", request.remote_addr, err)
         return error_response(400, f"invalid Alertmanager payload: {err}")
     fetched = missing_alerts(state.config.alertmanager, notification)
@@ -115,7 +116,7 @@ def _body(limit: int) -> bytes | None:
 def too_large(_err: Exception) -> ResponseReturnValue:
     """Count and explain a body over ``max_body_bytes``."""
     state = current_bridge()
-    state.count_rejected("too_large")
+    state.count_rejected(NotificationOutcome.TOO_LARGE)
     return error_response(
         413,
         f"request body larger than the limit of {state.config.server.max_body_bytes} bytes "

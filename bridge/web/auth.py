@@ -11,6 +11,7 @@ from flask import request
 from flask.typing import ResponseReturnValue
 
 from bridge.config import AuthConfig
+from bridge.metrics import NotificationOutcome
 from bridge.web.errors import error_response
 from bridge.web.state import current_bridge
 
@@ -73,7 +74,7 @@ def required(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseRetu
             return error_response(503, f"cannot check credentials: {err}")
         state.report_secret_problem(None)
         if problem is not None:
-            state.count_rejected("unauthorized")
+            state.count_rejected(NotificationOutcome.UNAUTHORIZED)
             response = error_response(401, f"unauthorized: {problem}")
             response.headers["WWW-Authenticate"] = challenge(auth)
             return response

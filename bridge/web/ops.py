@@ -4,7 +4,7 @@ from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from bridge.metrics import BridgeCollector
+from bridge.collector import BridgeCollector
 from bridge.store import StoreError
 from bridge.web.state import current_bridge
 

@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 
+from bridge import metrics
 from bridge.config import BridgeConfig
 from bridge.dispatcher import Dispatcher
+from bridge.metrics import NotificationOutcome
 from bridge.store import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -43,9 +45,9 @@ class Bridge:
         except StoreError as err:
             log.error("could not count %s%s: %s", name, dict(labels), err)
 
-    def count_rejected(self, outcome: str) -> None:
+    def count_rejected(self, outcome: NotificationOutcome) -> None:
         """Count a webhook request that was refused (bad auth, bad payload, too large)."""
-        self.count("drift_bridge_notifications_total", {"outcome": outcome})
+        self.count(metrics.NOTIFICATIONS_TOTAL, {"outcome": outcome})
 
 
 def current_bridge() -> Bridge:

@@ -5,10 +5,10 @@ from dataclasses import asdict
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from markupsafe import escape
-from prometheus_client import CollectorRegistry, make_wsgi_app
-from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from prometheus_client import CollectorRegistry
 
 from exporter.drift.monitor import Monitor
+from exporter.http import metrics_app
 
 _INDEX = """<!doctype html><title>drift-exporter watch</title>
 <h1>drift-exporter watch: {model}</h1>
@@ -18,18 +18,11 @@ _INDEX = """<!doctype html><title>drift-exporter watch</title>
 
 def create_watch_app(monitor: Monitor, registry: CollectorRegistry) -> Flask:
     """Build the WSGI app of ``watch`` around a running ``monitor``."""
-    app = Flask(__name__)
-    app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
-        app.wsgi_app, {"/metrics": make_wsgi_app(registry)}
-    )
+    app = metrics_app(__name__, registry)
 
     @app.get("/")
     def index() -> ResponseReturnValue:
         return _INDEX.format(model=escape(monitor.model))
-
-    @app.get("/-/healthy")
-    def healthy() -> ResponseReturnValue:
-        return "OK\n"
 
     @app.get("/api/status")
     def status() -> ResponseReturnValue:

@@ -4,9 +4,9 @@ from dataclasses import asdict
 
 from flask import Flask, abort, jsonify
 from flask.typing import ResponseReturnValue
-from prometheus_client import CollectorRegistry, make_wsgi_app
-from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from prometheus_client import CollectorRegistry
 
+from exporter.http import metrics_app
 from exporter.simulation.simulator import Simulator, UnknownModelError
 
 _INDEX = """<!doctype html><title>drift-exporter</title>
@@ -18,19 +18,11 @@ _INDEX = """<!doctype html><title>drift-exporter</title>
 
 def create_app(simulator: Simulator, registry: CollectorRegistry) -> Flask:
     """Build the exporter's WSGI app around a running ``simulator``."""
-    app = Flask(__name__)
-    # prometheus_client's own WSGI app handles content negotiation (OpenMetrics) and gzip.
-    app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
-        app.wsgi_app, {"/metrics": make_wsgi_app(registry)}
-    )
+    app = metrics_app(__name__, registry)
 
     @app.get("/")
     def index() -> ResponseReturnValue:
         return _INDEX.format(day=simulator.day, days=simulator.days)
-
-    @app.get("/-/healthy")
-    def healthy() -> ResponseReturnValue:
-        return "OK\n"
 
     @app.get("/api/models")
     def models() -> ResponseReturnValue:

@@ -106,7 +106,8 @@ def test_secrets_stay_out_of_the_audit_the_store_and_the_logs(
         config_data["targets"]["hook"]["bearer_token_file"] = str(tmp_path / "hook.token")
         config = write_config(config_data)
         with Running(config) as bridge:
-            # One alert, so the injected 503 cannot fall on another dispatch's attempt.
+            # One alert, so the injected 503 hits the dispatch whose trail is checked (a grouped
+            # payload makes two dispatches racing for it).
             dispatch_id = bridge.fire("firing-single-bearer")
             bridge.wait_state(dispatch_id, "succeeded")
             trail = bridge.client.get(f"/api/dispatches/{dispatch_id}", headers=auth_headers())
