@@ -87,6 +87,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--workers", type=int, default=2, help="server processes (both servers)")
     parser.add_argument("--threads", type=int, default=8, help="threads per process (both)")
+    parser.add_argument(
+        "--worker-class",
+        default="waitress",
+        choices=["waitress", "gthread"],
+        help="the bridge's worker_class (the bare app always runs on gthread)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -105,6 +111,7 @@ def main() -> None:
             dry_run=True,
             workers=args.workers,
             threads=args.threads,
+            worker_class=args.worker_class,
         )
         with (
             bridge(config, work) as bridge_proc,
@@ -116,7 +123,10 @@ def main() -> None:
                 "bare": f"http://127.0.0.1:{bare_port}/alerts",
                 "bridge": f"http://127.0.0.1:{bridge_port}/alerts",
             }
-            print(f"servers: gunicorn, {args.workers} process(es) x {args.threads} threads")
+            print(
+                f"servers: gunicorn, {args.workers} process(es) x {args.threads} threads; "
+                f"the bridge's worker_class: {args.worker_class}"
+            )
             print(f"throughput: wrk -t2 -c16 -d{args.seconds}s (2 cores shared by wrk and server)")
             results = {}
             cases = (

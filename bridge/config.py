@@ -22,6 +22,7 @@ from bridge.targets import Target, build_target
 from bridge.templating import Template, TemplateError
 
 ON_RESOLVE = ("record", "dispatch")
+WORKER_CLASSES = ("waitress", "gthread")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class ServerConfig:
     threads: int = 8
     max_body_bytes: int = 1024 * 1024
     allow_unauthenticated: bool = False
+    # waitress reads whole requests in an event loop before a thread runs the app, so slow or
+    # idle clients cannot hold the threads; gthread (gunicorn's own) is the server before it.
+    worker_class: str = "waitress"
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,7 @@ def _server(root: Reader) -> ServerConfig:
         threads=root.integer("threads", defaults.threads, minimum=1),
         max_body_bytes=root.integer("max_body_bytes", defaults.max_body_bytes, minimum=1024),
         allow_unauthenticated=root.boolean("allow_unauthenticated", False),
+        worker_class=root.string("worker_class", defaults.worker_class, choices=WORKER_CLASSES),
     )
 
 

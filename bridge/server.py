@@ -1,5 +1,8 @@
 """``drift-bridge serve``: the bridge on gunicorn, a production WSGI server.
 
+gunicorn manages the worker processes; each serves with waitress (``bridge.waitress_worker``),
+which reads whole requests before a thread runs the app, unless ``worker_class: gthread``.
+
 Each worker process opens its own store connection and runs its own dispatcher; the store's
 transactions and leases keep them from stepping on each other.
 """
@@ -18,6 +21,10 @@ from bridge.store import SQLiteStore
 from bridge.web.app import create_app
 
 log = logging.getLogger(__name__)
+_WORKER_CLASSES = {
+    "waitress": "bridge.waitress_worker.WaitressWorker",
+    "gthread": "gthread",
+}
 
 
 def build_app(config: BridgeConfig) -> Flask:
@@ -56,7 +63,7 @@ class BridgeServer(BaseApplication):  # type: ignore[misc]
         settings = {
             "bind": [gunicorn_bind(server.listen_address)],
             "workers": server.workers,
-            "worker_class": "gthread",
+            "worker_class": _WORKER_CLASSES[server.worker_class],
             "threads": server.threads,
             "timeout": 60,
             "graceful_timeout": 30,
