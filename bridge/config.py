@@ -6,6 +6,7 @@ validation. Defaults live here, in the dataclasses.
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +19,46 @@ from bridge.config_reader import ConfigError, Reader
 from bridge.credentials import Secret, read_secret
 from bridge.listen import DEFAULT_LISTEN_ADDRESS, listen_host, listens_on_loopback
 from bridge.matchers import Matcher, matches_all
+from bridge.retention import RetentionSettings, read_retention
+from bridge.store.settings import StoreSettings, read_store
 from bridge.targets import Target, build_target
 from bridge.templating import Template, TemplateError
 
-ON_RESOLVE = ("record", "dispatch")
-WORKER_CLASSES = ("waitress", "gthread")
+# The annotation (or, failing that, label) whose value templates see as ``value``: the gauge
+# the exporter publishes, which the alert rule's annotations carry.
+DEFAULT_VALUE_FROM = "drift_score"
+
+
+class AuthType(StrEnum):
+    """How callers authenticate (``auth.type``)."""
+
+    NONE = "none"
+    BEARER = "bearer"
+    BASIC = "basic"
+
+
+class OnResolve(StrEnum):
+    """What a route does when its alert resolves (``on_resolve``)."""
+
+    RECORD = "record"  # close the episode, dispatch nothing
+    DISPATCH = "dispatch"  # also dispatch once more, with status resolved
+
+
+class WorkerClass(StrEnum):
+    """How each server process serves (``worker_class``)."""
+
+    # Reads whole requests in an event loop before a thread runs the app: slow or idle
+    # clients cannot hold the threads (bench/slow_clients.py).
+    WAITRESS = "waitress"
+    # gunicorn's own, the server before: only behind a proxy that buffers requests.
+    GTHREAD = "gthread"
 
 
 @dataclass(frozen=True)
 class AuthConfig:
     """How Alertmanager authenticates to ``/alerts`` (and callers to ``/api``)."""
 
-    type: str = "none"  # none | bearer | basic
+    type: AuthType = AuthType.NONE
     token: Secret | None = None
     username: str | None = None
     password: Secret | None = None
@@ -44,9 +73,7 @@ class ServerConfig:
     threads: int = 8
     max_body_bytes: int = 1024 * 1024
     allow_unauthenticated: bool = False
-    # waitress reads whole requests in an event loop before a thread runs the app, so slow or
-    # idle clients cannot hold the threads; gthread (gunicorn's own) is the server before it.
-    worker_class: str = "waitress"
+    worker_class: WorkerClass = WorkerClass.WAITRESS
 
 
 @dataclass(frozen=True)
@@ -71,7 +98,7 @@ class Route:
     parameters: dict[str, Template]
     cooldown: float = 3600.0
     cooldown_by: tuple[str, ...] = ("model",)
-    on_resolve: str = "record"
+    on_resolve: OnResolve = OnResolve.RECORD
     dry_run: bool = False
     continue_matching: bool = False
 
@@ -83,15 +110,25 @@ class BridgeConfig:
     file: Path
     server: ServerConfig
     auth: AuthConfig
-    store_path: Path
+    store: StoreSettings
     dispatch: DispatchConfig
     targets: dict[str, Target]
     routes: tuple[Route, ...]
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     dry_run: bool = False
     # The annotation (or, failing that, label) whose value templates see as ``value``.
-    value_from: str = "drift_score"
+    value_from: str = DEFAULT_VALUE_FROM
     # Where alerts left out of a notification (max_alerts) are fetched; None: they are not.
     alertmanager: "AlertmanagerAPI | None" = None
+
+    def route(self, name: str) -> Route | None:
+        """The route called ``name``, if the config has one (names are unique)."""
+        return next((route for route in self.routes if route.name == name), None)
+
+    @property
+    def store_path(self) -> Path:
+        """The SQLite file (the default store; unused when ``store.url`` names PostgreSQL)."""
+        return self.store.path
 
     def routes_for(self, labels: Mapping[str, str]) -> list[Route]:
         """The routes an alert with ``labels`` takes: the first match, and more with continue."""
@@ -131,7 +168,7 @@ def parse_config(data: Any, path: Path, check_secrets: bool = True) -> BridgeCon
     root = Reader(data, str(path), problems, check_secrets=check_secrets)
     server = _server(root)
     auth = _auth(root.child("auth"))
-    if auth.type == "none" and not server.allow_unauthenticated:
+    if auth.type == AuthType.NONE and not server.allow_unauthenticated:
         valid = listen_host(server.listen_address) is not None
         if valid and not listens_on_loopback(server.listen_address):
             root.problem(
@@ -139,9 +176,7 @@ def parse_config(data: Any, path: Path, check_secrets: bool = True) -> BridgeCon
                 f"is required when listening on {server.listen_address} (not loopback); set "
                 "auth, or allow_unauthenticated: true if something in front authenticates",
             )
-    store = root.child("store")
-    store_path = Path(store.file_path("path", "drift-bridge.db"))
-    store.reject_unknown()
+    store = read_store(root.child("store"))
     dispatch = _dispatch(root.child("dispatch"))
     targets = {}
     declared = set()
@@ -158,12 +193,13 @@ def parse_config(data: Any, path: Path, check_secrets: bool = True) -> BridgeCon
         file=path,
         server=server,
         auth=auth,
-        store_path=store_path,
+        store=store,
+        retention=read_retention(root.child("retention")),
         dispatch=dispatch,
         targets=targets,
         routes=routes,
         dry_run=root.boolean("dry_run", False),
-        value_from=root.string("value_from", "drift_score"),
+        value_from=root.string("value_from", DEFAULT_VALUE_FROM),
         alertmanager=alertmanager_from_config(root.child("alertmanager")),
     )
     root.reject_unknown()
@@ -185,18 +221,20 @@ def _server(root: Reader) -> ServerConfig:
         threads=root.integer("threads", defaults.threads, minimum=1),
         max_body_bytes=root.integer("max_body_bytes", defaults.max_body_bytes, minimum=1024),
         allow_unauthenticated=root.boolean("allow_unauthenticated", False),
-        worker_class=root.string("worker_class", defaults.worker_class, choices=WORKER_CLASSES),
+        worker_class=WorkerClass(
+            root.string("worker_class", defaults.worker_class, choices=list(WorkerClass))
+        ),
     )
 
 
 def _auth(reader: Reader) -> AuthConfig:
-    kind = reader.string("type", "none", choices=("none", "bearer", "basic"))
+    kind = reader.string("type", AuthType.NONE, choices=list(AuthType))
     config = AuthConfig()
-    if kind == "bearer":
-        config = AuthConfig(type="bearer", token=read_secret(reader, "token"))
-    elif kind == "basic":
+    if kind == AuthType.BEARER:
+        config = AuthConfig(type=AuthType.BEARER, token=read_secret(reader, "token"))
+    elif kind == AuthType.BASIC:
         config = AuthConfig(
-            type="basic",
+            type=AuthType.BASIC,
             username=reader.string("username"),
             password=read_secret(reader, "password"),
         )
@@ -261,7 +299,9 @@ def _route(reader: Reader, targets: set[str]) -> Route:
         parameters=parameters,
         cooldown=reader.duration("cooldown", defaults.cooldown),
         cooldown_by=tuple(reader.strings("cooldown_by", list(defaults.cooldown_by))),
-        on_resolve=reader.string("on_resolve", defaults.on_resolve, choices=ON_RESOLVE),
+        on_resolve=OnResolve(
+            reader.string("on_resolve", defaults.on_resolve, choices=list(OnResolve))
+        ),
         dry_run=reader.boolean("dry_run", False),
         continue_matching=reader.boolean("continue", False),
     )

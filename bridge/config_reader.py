@@ -4,14 +4,11 @@ Validation happens once, when the configuration is loaded; each problem names th
 key so that ``drift-bridge check-config`` can list them all at once.
 """
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|s|m|h|d|w))+$")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+from common.durations import parse_duration
 
 
 class ConfigError(ValueError):
@@ -20,13 +17,6 @@ class ConfigError(ValueError):
     def __init__(self, problems: Sequence[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = list(problems)
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a Prometheus-style duration such as ``90s``, ``5m``, ``1h30m`` or ``1d``."""
-    if not _DURATION.match(text):
-        raise ValueError(f"invalid duration {text!r}: use e.g. 500ms, 30s, 5m, 1h30m, 1d")
-    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
 
 
 class _Missing:

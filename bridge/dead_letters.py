@@ -24,21 +24,19 @@ def retry_dispatch(store: Store, config: BridgeConfig, dispatch_id: str, now: fl
     found = store.dispatch_for_retry(dispatch_id)
     if found is None:
         raise RetryRefusedError(404, f"no dispatch {dispatch_id!r}")
-    if found["state"] != DispatchState.DEAD:
+    if found.state != DispatchState.DEAD:
         raise RetryRefusedError(
-            409, f"dispatch {dispatch_id} is {found['state']}; only dead dispatches are retried"
+            409, f"dispatch {dispatch_id} is {found.state}; only dead dispatches are retried"
         )
-    route = next((r for r in config.routes if r.name == found["route"]), None)
+    route = config.route(found.route)
     if route is None:
-        raise RetryRefusedError(
-            409, f"route {found['route']!r} is not in the configuration any more"
-        )
+        raise RetryRefusedError(409, f"route {found.route!r} is not in the configuration any more")
     if config.dry_run or route.dry_run:
         raise RetryRefusedError(
             409, f"dry run is on for route {route.name!r}: a retry would send nothing"
         )
     target = config.targets[route.target]
-    prepared = prepare(config, route, found["context"])
+    prepared = prepare(config, route, found.context)
     requeued = store.requeue(
         Requeue(
             dispatch_id=dispatch_id,

@@ -21,14 +21,19 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
 
 from bridge.config import BridgeConfig
 from bridge.credentials import redact, redact_values
 from bridge.store import Store, StoreError
-from bridge.store.records import AttemptRecord, ClaimedDispatch
-from bridge.targets import DispatchError
+from bridge.store.records import AttemptOutcome, AttemptRecord, ClaimedDispatch
+from bridge.targets import DispatchError, FailureReason
 
 log = logging.getLogger(__name__)
+
+# When stopping, an attempt that could not be recorded yet is given this long more (seconds).
+_RECORD_WHEN_STOPPING = 10.0
 
 
 class Dispatcher:
@@ -54,14 +59,14 @@ class Dispatcher:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._stop_deadline = float("inf")
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(config.dispatch.concurrency, thread_name_prefix="dispatch")
         self._lock = threading.Lock()
         self._in_flight: set[str] = set()
 
     def start(self) -> None:
-        """Start the background loop."""
+        """Start the background loop; dispatches other processes create wake it too."""
+        self._store.watch_outbox(self.wake)
         self._thread = threading.Thread(target=self._loop, name="dispatcher", daemon=True)
         self._thread.start()
 
@@ -81,7 +86,6 @@ class Dispatcher:
         of the same job would start beside it.
         """
         deadline = time.monotonic() + timeout
-        self._stop_deadline = deadline
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
@@ -157,19 +161,20 @@ class Dispatcher:
             self._wake.set()
 
     def _record(self, dispatch: ClaimedDispatch, record: AttemptRecord) -> bool:
-        """Write the attempt's outcome, holding it while the store cannot; False if given up.
+        """Record the attempt, trying again while the store is away (a database restart).
 
-        Dropped, the outcome would be lost and the dispatch sent again at its lease's expiry,
-        every lease, for as long as the store stayed unwritable. Held, the dispatch stays in
-        flight: its lease is renewed as soon as the store is back, and the outcome written.
+        The dispatch stays in flight meanwhile, so its lease is renewed as soon as the store
+        answers again; given up only when stopping, and then the lease expires and another
+        attempt follows: at least once, never lost.
         """
-        held_since: float | None = None
+        delay, started = 0.1, time.monotonic()
+        held = False
         while True:
             try:
                 self._store.finish_attempt(record, self.owner, dispatch.target)
             except StoreError as err:
-                if held_since is None:
-                    held_since = time.monotonic()
+                # Once, not at every try: an outage of minutes would flood the log.
+                if not held:
                     log.error(
                         "dispatch_id=%s target=%s fingerprint=%s: cannot record attempt %d "
                         "(outcome %s); holding it until the store can be written: %s",
@@ -180,119 +185,96 @@ class Dispatcher:
                         record.outcome,
                         err,
                     )
-                if self._stopping.is_set() and time.monotonic() > self._stop_deadline:
-                    # At-least-once: the lease expires and the attempt is made again.
-                    log.error(
-                        "dispatch_id=%s: stopping with attempt %d unrecorded; it is made again "
-                        "after its lease",
+                held = True
+            else:
+                if held:
+                    log.warning(
+                        "dispatch_id=%s: attempt %d recorded after %.1fs on hold",
                         dispatch.id,
                         dispatch.attempt,
+                        time.monotonic() - started,
                     )
-                    return False
-                self._stopping.wait(min(max(self._config.dispatch.poll_interval, 0.05), 1.0))
-                continue
-            if held_since is not None:
-                log.warning(
-                    "dispatch_id=%s: attempt %d recorded after %.1fs on hold",
+                return True
+            if self._stopping.is_set() and time.monotonic() - started > _RECORD_WHEN_STOPPING:
+                log.error(
+                    "dispatch_id=%s: stopping with attempt %d unrecorded; it is made again "
+                    "after its lease",
                     dispatch.id,
                     dispatch.attempt,
-                    time.monotonic() - held_since,
                 )
-            return True
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
     def _send(self, dispatch: ClaimedDispatch) -> AttemptRecord:
-        started = self._clock()
+        attempt = _Attempt(dispatch, self._clock(), self._clock)
         target = self._config.targets.get(dispatch.target)
-
-        def record(
-            outcome: str,
-            message: str,
-            reason: str | None = None,
-            status: int | None = None,
-            response: str | None = None,
-            details: dict[str, object] | None = None,
-            next_attempt_at: float | None = None,
-        ) -> AttemptRecord:
-            # Whatever a target answered or an error quoted, credentials never reach the store.
-            return AttemptRecord(
-                dispatch.id,
-                dispatch.attempt,
-                started,
-                self._clock(),
-                outcome,
-                reason,
-                status,
-                redact(message),
-                None if response is None else redact(response),
-                None if details is None else redact_values(details),
-                next_attempt_at,
-            )
-
         if target is None:
-            return record(
-                "failed", f"target {dispatch.target!r} is not configured any more", "client_error"
+            return attempt.failed(
+                _Failure(
+                    f"target {dispatch.target!r} is not configured any more",
+                    FailureReason.CLIENT_ERROR,
+                )
             )
         if target.type != dispatch.target_type:
-            return record(
-                "failed",
-                f"target {dispatch.target!r} is now of type {target.type}, the request was built "
-                f"for {dispatch.target_type}: retry the dispatch by hand to build it again",
-                "client_error",
+            return attempt.failed(
+                _Failure(
+                    f"target {dispatch.target!r} is now of type {target.type}, the request was "
+                    f"built for {dispatch.target_type}: retry the dispatch by hand to build it "
+                    "again",
+                    FailureReason.CLIENT_ERROR,
+                )
             )
-        route = next((r for r in self._config.routes if r.name == dispatch.route), None)
+        route = self._config.route(dispatch.route)
         if self._config.dry_run or (route is not None and route.dry_run):
-            return record("dry_run", "dry run is on now: recorded, not sent")
+            return attempt.ended(AttemptOutcome.DRY_RUN, "dry run is on now: recorded, not sent")
         try:
             result = target.send(dispatch.request)
         except DispatchError as err:
             if not err.retryable:
-                return record("failed", err.message, err.reason, err.status, err.response)
-            return self._back_off_or_give_up(
-                dispatch, record, err.message, err.reason, err.status, err.response, err.retry_after
-            )
+                return attempt.failed(_Failure.of(err))
+            return self._back_off_or_give_up(attempt, _Failure.of(err))
         except Exception as err:  # a bug in a target must not lose the dispatch
             log.exception(
                 "dispatch_id=%s target=%s: unexpected error", dispatch.id, dispatch.target
             )
-            return self._back_off_or_give_up(
-                dispatch, record, f"internal error: {err!r}", "internal_error", None, None, None
-            )
-        return record("success", result.summary, None, result.status, None, dict(result.details))
+            failure = _Failure(f"internal error: {err!r}", FailureReason.INTERNAL_ERROR)
+            return self._back_off_or_give_up(attempt, failure)
+        return attempt.ended(
+            AttemptOutcome.SUCCESS,
+            result.summary,
+            status=result.status,
+            details=dict(result.details),
+        )
 
-    def _back_off_or_give_up(
-        self,
-        dispatch: ClaimedDispatch,
-        record: Callable[..., AttemptRecord],
-        message: str,
-        reason: str,
-        status: int | None,
-        response: str | None,
-        retry_after: float | None,
-    ) -> AttemptRecord:
+    def _back_off_or_give_up(self, attempt: "_Attempt", failure: "_Failure") -> AttemptRecord:
+        dispatch = attempt.dispatch
         # Backoff starts over when a dead letter is retried by hand.
         tries = dispatch.attempt - dispatch.retry_from
-        delay = self._config.dispatch.backoff.next_delay(tries, retry_after, self._rng)
+        delay = self._config.dispatch.backoff.next_delay(tries, failure.retry_after, self._rng)
         next_at = self._clock() + delay
         if next_at > dispatch.deadline_at:
             deadline = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(dispatch.deadline_at))
-            return record(
-                "failed",
-                f"gave up at the deadline ({deadline}) after "
-                f"{tries} attempt(s); last error: {message}",
-                reason,
-                status,
-                response,
+            return attempt.failed(
+                failure,
+                f"gave up at the deadline ({deadline}) after {tries} attempt(s); "
+                f"last error: {failure.message}",
             )
-        return record("retry", message, reason, status, response, None, next_at)
+        return attempt.ended(
+            AttemptOutcome.TRY_AGAIN,
+            failure.message,
+            reason=failure.reason,
+            status=failure.status,
+            response=failure.response,
+            next_attempt_at=next_at,
+        )
 
     def _log(self, dispatch: ClaimedDispatch, record: AttemptRecord) -> None:
-        level = {"success": logging.INFO, "retry": logging.WARNING, "dry_run": logging.INFO}.get(
-            record.outcome, logging.ERROR
-        )
+        level = _LOG_LEVEL.get(record.outcome, logging.ERROR)
         suffix = ""
         if record.next_attempt_at is not None:
             suffix = f"; next attempt in {record.next_attempt_at - record.finished_at:.1f}s"
-        elif record.outcome == "failed":
+        elif record.outcome == AttemptOutcome.FAILED:
             suffix = "; dead-lettered"
         log.log(
             level,
@@ -305,4 +287,79 @@ class Dispatcher:
             record.outcome,
             f" reason={record.reason}" if record.reason else "",
             record.message + suffix,
+        )
+
+
+_LOG_LEVEL = {
+    AttemptOutcome.SUCCESS: logging.INFO,
+    AttemptOutcome.TRY_AGAIN: logging.WARNING,
+    AttemptOutcome.DRY_RUN: logging.INFO,
+}
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """Why an attempt failed, as the attempt record keeps it."""
+
+    message: str
+    reason: FailureReason
+    status: int | None = None
+    response: str | None = None
+    retry_after: float | None = None  # what the target asked for, if it said
+
+    @classmethod
+    def of(cls, err: DispatchError) -> "_Failure":
+        """The failure a target raised."""
+        return cls(
+            err.message,
+            err.reason,
+            status=err.status,
+            response=err.response,
+            retry_after=err.retry_after,
+        )
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One attempt under way: turns how it ended into the record to store."""
+
+    dispatch: ClaimedDispatch
+    started_at: float
+    clock: Callable[[], float]
+
+    def ended(
+        self,
+        outcome: AttemptOutcome,
+        message: str,
+        *,
+        reason: FailureReason | None = None,
+        status: int | None = None,
+        response: str | None = None,
+        details: dict[str, Any] | None = None,
+        next_attempt_at: float | None = None,
+    ) -> AttemptRecord:
+        """The record of this attempt, finished now."""
+        # Whatever a target answered or an error quoted, credentials never reach the store.
+        return AttemptRecord(
+            dispatch_id=self.dispatch.id,
+            attempt=self.dispatch.attempt,
+            started_at=self.started_at,
+            finished_at=self.clock(),
+            outcome=outcome,
+            reason=reason,
+            status=status,
+            message=redact(message),
+            response=None if response is None else redact(response),
+            details=None if details is None else redact_values(details),
+            next_attempt_at=next_attempt_at,
+        )
+
+    def failed(self, failure: _Failure, message: str | None = None) -> AttemptRecord:
+        """The record of a permanent failure (``message`` replaces the failure's own)."""
+        return self.ended(
+            AttemptOutcome.FAILED,
+            failure.message if message is None else message,
+            reason=failure.reason,
+            status=failure.status,
+            response=failure.response,
         )

@@ -11,17 +11,15 @@ episode new? inside a cooldown?) and recording run in the store's write transact
 intake of every process waits for in turn, so it holds only lookups and inserts.
 """
 
-import json
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from bridge import metrics
-from bridge.config import BridgeConfig, Route
+from bridge.config import BridgeConfig, OnResolve, Route
 from bridge.metrics import DispatchOutcome, NotificationOutcome
-from bridge.payload import Alert, Notification
+from bridge.payload import Alert, AlertStatus, Notification
 from bridge.prepare import alert_variables, new_dispatch_id, prepare
 from bridge.store import Store, Transaction
 from bridge.store.records import (
@@ -29,9 +27,13 @@ from bridge.store.records import (
     DispatchState,
     Episode,
     EpisodeKey,
+    EpisodeOutcome,
+    NewDecision,
     NewDispatch,
     NewEpisode,
 )
+from bridge.targets import FailureReason
+from common.canonical_json import canonical_json
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +44,13 @@ class AlertOutcome:
 
     index: int
     fingerprint: str
-    status: str
+    status: AlertStatus
     route: str | None
     target: str | None
     decision: Decision
     reason: str
     dispatch_id: str | None = None
-    dispatch_state: str | None = None
+    dispatch_state: DispatchState | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ def record_notification(
     store: Store,
     config: BridgeConfig,
     notification: Notification,
+    *,
     payload: str,
     remote_addr: str | None = None,
     user_agent: str | None = None,
@@ -106,14 +109,28 @@ def record_notification(
 
     def decide(txn: Transaction) -> tuple[int, list[AlertOutcome]]:
         outcomes: list[AlertOutcome] = []
-        notification_id = txn.add_notification(notification, now, payload, remote_addr, user_agent)
+        notification_id = txn.add_notification(
+            notification,
+            received_at=now,
+            payload=payload,
+            remote_addr=remote_addr,
+            user_agent=user_agent,
+        )
         txn.count(metrics.NOTIFICATIONS_TOTAL, {"outcome": NotificationOutcome.ACCEPTED})
         if notification.truncated_alerts:
             txn.count(metrics.TRUNCATED_ALERTS_TOTAL, {}, notification.truncated_alerts)
         if fetched:
             txn.count(metrics.TRUNCATED_ALERTS_FETCHED_TOTAL, {}, len(fetched))
         for index, (alert, matches) in enumerate(plans):
-            case = _Case(txn, config, notification, notification_id, index, alert, now)
+            case = _Case(
+                txn=txn,
+                config=config,
+                notification=notification,
+                notification_id=notification_id,
+                index=index,
+                alert=alert,
+                now=now,
+            )
             if not matches:
                 outcomes.append(
                     case.decided(
@@ -124,14 +141,21 @@ def record_notification(
             outcomes.extend(decide_alert(case, match) for match in matches)
         return notification_id, outcomes
 
-    notification_id, outcomes = store.atomically(decide)
+    notification_id, outcomes = store.atomically(decide, locks=_locks(plans))
+    _log_outcomes(notification, notification_id, outcomes, len(fetched))
+    return IntakeResult(notification_id, outcomes)
+
+
+def _log_outcomes(
+    notification: Notification, notification_id: int, outcomes: list[AlertOutcome], fetched: int
+) -> None:
     if notification.truncated_alerts:
         log.warning(
             "notification %d: Alertmanager left out %d alert(s) (max_alerts), %d fetched from "
             "its API; group_key=%s",
             notification_id,
             notification.truncated_alerts,
-            len(fetched),
+            fetched,
             notification.group_key,
         )
     for outcome in outcomes:
@@ -145,7 +169,6 @@ def record_notification(
             notification_id,
             outcome.reason,
         )
-    return IntakeResult(notification_id, outcomes)
 
 
 def _plan(
@@ -163,19 +186,37 @@ def _plan(
     return matches
 
 
+def _locks(plans: list[tuple[Alert, list[_Match]]]) -> list[str]:
+    """What the decisions may create after looking: an episode, and the cooldown it checks.
+
+    A firing alert whose episode was already recorded is a duplicate whatever happens meanwhile
+    (resends, the bulk of all traffic, lock nothing); closing an episode is one conditional
+    UPDATE, which the database serialises by itself.
+    """
+    names = []
+    for alert, matches in plans:
+        for match in matches:
+            if alert.firing and match.planned is None:
+                continue
+            key = match.key
+            names.append(f"episode\x00{key.route}\x00{key.fingerprint}\x00{key.starts_at}")
+            if alert.firing and match.route.cooldown > 0:
+                names.append(f"cooldown\x00{key.route}\x00{match.cooldown_key}")
+    return names
+
+
 def _cooldown_key(route: Route, alert: Alert) -> str:
-    return json.dumps(
-        {name: alert.labels.get(name, "") for name in route.cooldown_by},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+    # Compared as text with the keys of stored episodes: canonical JSON gives equal text.
+    return canonical_json({name: alert.labels.get(name, "") for name in route.cooldown_by})
 
 
 def _plan_dispatch(
     config: BridgeConfig, route: Route, notification: Notification, alert: Alert
 ) -> _Planned:
     dispatch_id = new_dispatch_id()
-    variables = alert_variables(alert, notification, route, config.value_from, dispatch_id)
+    variables = alert_variables(
+        alert, notification, route, value_from=config.value_from, dispatch_id=dispatch_id
+    )
     prepared = prepare(config, route, variables)
     if prepared.error is not None:
         state = DispatchState.DEAD
@@ -184,16 +225,12 @@ def _plan_dispatch(
     else:
         state = DispatchState.PENDING
     return _Planned(
-        dispatch_id,
-        state,
-        _to_json(variables),
-        None if prepared.request is None else _to_json(prepared.request),
-        prepared.error,
+        id=dispatch_id,
+        state=state,
+        context_json=canonical_json(variables),
+        request_json=None if prepared.request is None else canonical_json(prepared.request),
+        error=prepared.error,
     )
-
-
-def _to_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -214,39 +251,44 @@ class _Case:
         episode: Episode | None,
         decision: Decision,
         reason: str,
+        *,
         dispatch_id: str | None = None,
-        dispatch_state: str | None = None,
+        dispatch_state: DispatchState | None = None,
     ) -> AlertOutcome:
         """Record the decision (and count it); return it for the response and the log."""
         alert = self.alert
         outcome = AlertOutcome(
-            self.index,
-            alert.fingerprint,
-            alert.status,
-            None if route is None else route.name,
-            None if route is None else route.target,
-            decision,
-            reason,
-            dispatch_id,
-            dispatch_state,
+            index=self.index,
+            fingerprint=alert.fingerprint,
+            status=alert.status,
+            route=None if route is None else route.name,
+            target=None if route is None else route.target,
+            decision=decision,
+            reason=reason,
+            dispatch_id=dispatch_id,
+            dispatch_state=dispatch_state,
         )
         self.txn.add_decision(
-            self.notification_id,
-            self.index,
-            alert.fingerprint,
-            alert.starts_at.canonical,
-            alert.status,
-            outcome.route,
-            decision,
-            reason,
-            None if episode is None else episode.id,
-            dispatch_id,
-            self.now,
+            NewDecision(
+                notification_id=self.notification_id,
+                alert_index=self.index,
+                fingerprint=alert.fingerprint,
+                starts_at=alert.starts_at.canonical,
+                alert_status=alert.status,
+                route=outcome.route,
+                decision=decision,
+                reason=reason,
+                episode_id=None if episode is None else episode.id,
+                dispatch_id=dispatch_id,
+                decided_at=self.now,
+            )
         )
         self.txn.count(metrics.ALERTS_TOTAL, {"decision": decision})
         return outcome
 
-    def add_dispatch(self, route: Route, planned: _Planned, episode: Episode, kind: str) -> None:
+    def add_dispatch(
+        self, route: Route, planned: _Planned, episode: Episode, kind: AlertStatus
+    ) -> None:
         """Put a planned dispatch in the outbox."""
         target = self.config.targets.get(route.target)
         self.txn.add_dispatch(
@@ -261,7 +303,7 @@ class _Case:
                 context_json=planned.context_json,
                 request_json=planned.request_json,
                 error=planned.error,
-                reason="invalid_request" if planned.error is not None else None,
+                reason=FailureReason.INVALID_REQUEST if planned.error is not None else None,
                 created_at=self.now,
                 deadline_at=self.now + self.config.dispatch.backoff.deadline,
             )
@@ -284,9 +326,9 @@ class _Case:
 
 
 _EPISODE_OUTCOME = {
-    DispatchState.PENDING: "dispatched",
-    DispatchState.DRY_RUN: "dry_run",
-    DispatchState.DEAD: "invalid",
+    DispatchState.PENDING: EpisodeOutcome.DISPATCHED,
+    DispatchState.DRY_RUN: EpisodeOutcome.DRY_RUN,
+    DispatchState.DEAD: EpisodeOutcome.INVALID,
 }
 
 
@@ -301,20 +343,20 @@ def _decide_firing(case: _Case, match: _Match) -> AlertOutcome:
             episode,
             Decision.DUPLICATE,
             f"episode {episode.id} (started {key.starts_at}) already seen: {episode.outcome}",
-            episode.dispatch_id,
+            dispatch_id=episode.dispatch_id,
         )
 
-    def new_episode(outcome: str, dispatch_id: str | None) -> Episode:
+    def new_episode(outcome: EpisodeOutcome, dispatch_id: str | None) -> Episode:
         return txn.add_episode(
             NewEpisode(
-                key,
-                dict(case.alert.labels),
-                match.cooldown_key,
-                "firing",
-                outcome,
-                dispatch_id,
-                case.notification_id,
-                case.now,
+                key=key,
+                labels=dict(case.alert.labels),
+                cooldown_key=match.cooldown_key,
+                state=AlertStatus.FIRING,
+                outcome=outcome,
+                dispatch_id=dispatch_id,
+                notification_id=case.notification_id,
+                opened_at=case.now,
             )
         )
 
@@ -323,21 +365,21 @@ def _decide_firing(case: _Case, match: _Match) -> AlertOutcome:
         if last is not None and case.now - last[0] < route.cooldown:
             return case.decided(
                 route,
-                new_episode("cooldown_skipped", None),
+                new_episode(EpisodeOutcome.COOLDOWN_SKIPPED, None),
                 Decision.COOLDOWN_SKIPPED,
                 f"within the route's cooldown of {route.cooldown:g}s for {match.cooldown_key}: "
                 f"dispatch {last[1]} was {case.now - last[0]:.0f}s ago",
             )
     planned = match.planned or _plan_dispatch(case.config, route, case.notification, case.alert)
     episode = new_episode(_EPISODE_OUTCOME[planned.state], planned.id)
-    case.add_dispatch(route, planned, episode, "firing")
+    case.add_dispatch(route, planned, episode, AlertStatus.FIRING)
     return case.decided(
         route,
         episode,
         Decision.NEW_EPISODE,
         f"new episode: dispatch {planned.state}",
-        planned.id,
-        planned.state,
+        dispatch_id=planned.id,
+        dispatch_state=planned.state,
     )
 
 
@@ -348,16 +390,16 @@ def _decide_resolved(case: _Case, match: _Match) -> AlertOutcome:
     if episode is None:
         episode = txn.add_episode(
             NewEpisode(
-                key,
-                dict(alert.labels),
-                match.cooldown_key,
-                "resolved",
-                "resolved_before_firing",
-                None,
-                case.notification_id,
-                case.now,
-                case.now,
-                ends_at,
+                key=key,
+                labels=dict(alert.labels),
+                cooldown_key=match.cooldown_key,
+                state=AlertStatus.RESOLVED,
+                outcome=EpisodeOutcome.RESOLVED_BEFORE_FIRING,
+                dispatch_id=None,
+                notification_id=case.notification_id,
+                opened_at=case.now,
+                resolved_at=case.now,
+                ends_at=ends_at,
             )
         )
         return case.decided(
@@ -372,20 +414,24 @@ def _decide_resolved(case: _Case, match: _Match) -> AlertOutcome:
             episode,
             Decision.RESOLVED_DUPLICATE,
             f"episode {episode.id} already resolved",
-            episode.dispatch_id,
+            dispatch_id=episode.dispatch_id,
         )
-    if route.on_resolve == "dispatch" and episode.dispatch_id is not None:
+    if route.on_resolve == OnResolve.DISPATCH and episode.dispatch_id is not None:
         # Rare enough (opt-in, once per episode) to plan inside the transaction.
         planned = _plan_dispatch(case.config, route, case.notification, alert)
-        case.add_dispatch(route, planned, episode, "resolved")
+        case.add_dispatch(route, planned, episode, AlertStatus.RESOLVED)
         return case.decided(
             route,
             episode,
             Decision.RESOLVED,
             f"episode {episode.id} closed; resolve dispatch {planned.state}",
-            planned.id,
-            planned.state,
+            dispatch_id=planned.id,
+            dispatch_state=planned.state,
         )
     return case.decided(
-        route, episode, Decision.RESOLVED, f"episode {episode.id} closed", episode.dispatch_id
+        route,
+        episode,
+        Decision.RESOLVED,
+        f"episode {episode.id} closed",
+        dispatch_id=episode.dispatch_id,
     )

@@ -9,11 +9,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-FIRING = "firing"
-RESOLVED = "resolved"
-_STATUSES = (FIRING, RESOLVED)
+
+class AlertStatus(StrEnum):
+    """An alert's (and a notification's) ``status``."""
+
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
 
 # Text JSON can carry but nothing downstream can: a lone surrogate (``"\\ud800"``) cannot be
 # encoded to UTF-8 (the store, URLs, logs), and a NUL ends a C string (environment variables,
@@ -70,7 +75,7 @@ def parse_timestamp(text: str, field: str) -> Timestamp:
 class Alert:
     """One alert of a notification."""
 
-    status: str
+    status: AlertStatus
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
     starts_at: Timestamp
@@ -81,7 +86,7 @@ class Alert:
     @property
     def firing(self) -> bool:
         """True for a firing alert, False for a resolved one."""
-        return self.status == FIRING
+        return self.status == AlertStatus.FIRING
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,7 @@ class Notification:
     """One webhook request from Alertmanager."""
 
     receiver: str
-    status: str
+    status: AlertStatus
     alerts: tuple[Alert, ...]
     group_labels: Mapping[str, str]
     common_labels: Mapping[str, str]
@@ -139,11 +144,11 @@ def _string_map(body: Mapping[str, Any], key: str, field: str, required: bool) -
     return dict(value)
 
 
-def _status(body: Mapping[str, Any], field: str) -> str:
+def _status(body: Mapping[str, Any], field: str) -> AlertStatus:
     status = _string(body, "status", field)
-    if status not in _STATUSES:
+    if status not in set(AlertStatus):
         raise PayloadError(field, f"expected 'firing' or 'resolved', got {status!r}")
-    return status
+    return AlertStatus(status)
 
 
 def _alert(value: Any, field: str) -> Alert:

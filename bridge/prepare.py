@@ -17,7 +17,7 @@ def new_dispatch_id() -> str:
 
 
 def alert_variables(
-    alert: Alert, notification: Notification, route: Route, value_from: str, dispatch_id: str
+    alert: Alert, notification: Notification, route: Route, *, value_from: str, dispatch_id: str
 ) -> dict[str, Any]:
     """The variables templates see; stored with the dispatch so a retry can render again."""
     variables: dict[str, Any] = {

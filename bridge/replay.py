@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from bridge.config import BridgeConfig
+from bridge.config import BridgeConfig, OnResolve
 from bridge.payload import parse_notification
 from bridge.prepare import alert_variables, prepare
 
@@ -19,11 +19,13 @@ def replay(config: BridgeConfig, body: Any) -> dict[str, Any]:
         routes = []
         for route in config.routes_for(alert.labels):
             dispatch_id = f"drb-replay-{index}-{route.name}"
-            variables = alert_variables(alert, notification, route, config.value_from, dispatch_id)
+            variables = alert_variables(
+                alert, notification, route, value_from=config.value_from, dispatch_id=dispatch_id
+            )
             prepared = prepare(config, route, variables)
             if alert.firing:
                 action = "dispatch (unless a duplicate or inside the cooldown)"
-            elif route.on_resolve == "dispatch":
+            elif route.on_resolve == OnResolve.DISPATCH:
                 action = "close the episode and dispatch on resolve"
             else:
                 action = "close the episode; nothing is sent"
@@ -33,7 +35,7 @@ def replay(config: BridgeConfig, body: Any) -> dict[str, Any]:
                 "action": action,
                 "dry_run": config.dry_run or route.dry_run,
             }
-            if alert.firing or route.on_resolve == "dispatch":
+            if alert.firing or route.on_resolve == OnResolve.DISPATCH:
                 if prepared.error is not None:
                     entry["error"] = prepared.error
                 else:

@@ -22,6 +22,11 @@ from exporter.check import (
     read_scores_csv,
 )
 from exporter.defaults import DEFAULT_LISTEN, DEFAULT_THRESHOLD
+from exporter.drift.batch_commands import (
+    add_batch_commands,
+    run_fit_command,
+    run_spark_score_command,
+)
 from exporter.drift.commands import add_drift_commands, run_score_command, run_watch_command
 from exporter.simulation.simulator import Simulator
 from exporter.simulation.story import DEFAULT_SEED, PROFILES, ModelSpec, simulate_series
@@ -144,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("drift.png"), help="image file (default drift.png)"
     )
     add_drift_commands(commands)
+    add_batch_commands(commands)
     return parser
 
 
@@ -224,6 +230,8 @@ _COMMANDS = {
     "plot": _cmd_plot,
     "watch": run_watch_command,
     "score": run_score_command,
+    "fit": run_fit_command,
+    "spark-score": run_spark_score_command,
 }
 
 

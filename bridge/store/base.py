@@ -1,23 +1,30 @@
 """The narrow interface between the bridge and its durable store.
 
-SQLite (``bridge.store.sqlite``) is the embedded default. A shared PostgreSQL store for several
-bridge replicas implements the same two protocols; everything else only talks to them.
+:class:`Store` and :class:`Transaction` are all the rest of the bridge talks to. Their one
+implementation is SQLite (``bridge.store.sqlite``, embedded, several server processes on one
+machine); another store implements these two protocols and nothing else. Reads return the typed
+records of ``bridge.store.records``.
 """
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from bridge.payload import Notification
+from bridge.store.pruning import Cutoffs, Table
 from bridge.store.records import (
     AttemptRecord,
     ClaimedDispatch,
+    DispatchSummary,
+    DispatchTrail,
     Episode,
     EpisodeKey,
+    NewDecision,
     NewDispatch,
     NewEpisode,
     Requeue,
+    RequeueSource,
 )
 
 T = TypeVar("T")
@@ -42,6 +49,7 @@ class Transaction(Protocol):
     def add_notification(
         self,
         notification: Notification,
+        *,
         received_at: float,
         payload: str,
         remote_addr: str | None,
@@ -66,20 +74,7 @@ class Transaction(Protocol):
         """Mark resolved; False when it already was."""
         ...
 
-    def add_decision(
-        self,
-        notification_id: int,
-        alert_index: int,
-        fingerprint: str,
-        starts_at: str,
-        alert_status: str,
-        route: str | None,
-        decision: str,
-        reason: str,
-        episode_id: int | None,
-        dispatch_id: str | None,
-        now: float,
-    ) -> None:
+    def add_decision(self, decision: NewDecision) -> None:
         """Record one decision about one alert."""
         ...
 
@@ -95,14 +90,24 @@ class Transaction(Protocol):
 class Store(Protocol):
     """The durable record of notifications, decisions, episodes and the dispatch outbox."""
 
+    def schema_version(self) -> int:
+        """The schema version the store holds; StoreError if it is newer than the code."""
+        ...
+
+    def migrate(self) -> list[int]:
+        """Create or upgrade the schema under a lock; returns the versions applied."""
+        ...
+
     def transaction(self) -> AbstractContextManager[Transaction]:
         """A write transaction: committed at the end of the block, rolled back on error."""
         ...
 
-    def atomically(self, work: Callable[[Transaction], T]) -> T:
+    def atomically(self, work: Callable[[Transaction], T], locks: Sequence[str] = ()) -> T:
         """Run ``work`` in a write transaction, possibly shared with concurrent callers.
 
         Durable when it returns; all of ``work``'s writes or, if it raises, none of them.
+        ``locks`` names what ``work`` decides on (episodes, cooldowns): a store whose writers
+        run side by side holds them for the transaction, so that deciding stays one at a time.
         """
         ...
 
@@ -124,7 +129,7 @@ class Store(Protocol):
         """Record an attempt and move its dispatch on (succeeded, pending again, or dead)."""
         ...
 
-    def dispatch_for_retry(self, dispatch_id: str) -> dict[str, Any] | None:
+    def dispatch_for_retry(self, dispatch_id: str) -> RequeueSource | None:
         """Route, target, context and state of a dispatch, to prepare it again."""
         ...
 
@@ -134,11 +139,11 @@ class Store(Protocol):
 
     def list_dispatches(
         self, state: str | None, route: str | None, limit: int, offset: int
-    ) -> list[dict[str, Any]]:
-        """Dispatches, newest first, for the audit API."""
+    ) -> list[DispatchSummary]:
+        """Dispatches, newest first (``state``, ``route``: only those), for the audit API."""
         ...
 
-    def get_dispatch(self, dispatch_id: str) -> dict[str, Any] | None:
+    def get_dispatch(self, dispatch_id: str) -> DispatchTrail | None:
         """One dispatch with its alert, decisions and attempts, for the audit API."""
         ...
 
@@ -150,8 +155,16 @@ class Store(Protocol):
         """Pending dispatches and the age of the oldest."""
         ...
 
+    def watch_outbox(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` whenever another process puts a dispatch in the outbox (if it can tell)."""
+        ...
+
+    def prune(self, cutoffs: Cutoffs, limit: int) -> dict[Table, int]:
+        """Delete one batch of records retention lets go (see ``pruning``); rows per table."""
+        ...
+
     def ping(self) -> None:
-        """Raise StoreError unless the store answers."""
+        """Raise StoreError unless the store can record (a write, committed: readiness)."""
         ...
 
     def close(self) -> None:

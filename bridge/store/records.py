@@ -1,8 +1,15 @@
-"""What the store holds, as plain records shared by every store implementation."""
+"""What the store holds, as plain records shared by every store implementation.
 
+Writes take ``New*`` records; reads return typed records (:class:`DispatchSummary`,
+:class:`DispatchTrail`, ...), never dicts: JSON is made at the edge (``bridge.web.audit``).
+"""
+
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from bridge.payload import AlertStatus
 
 
 class DispatchState(StrEnum):
@@ -38,6 +45,16 @@ class Decision(StrEnum):
     NO_ROUTE = "no_route"  # no route matches the alert's labels
 
 
+class EpisodeOutcome(StrEnum):
+    """What became of an episode when it was first seen."""
+
+    DISPATCHED = "dispatched"
+    DRY_RUN = "dry_run"
+    COOLDOWN_SKIPPED = "cooldown_skipped"
+    INVALID = "invalid"  # its request could not be built: the dispatch is dead at once
+    RESOLVED_BEFORE_FIRING = "resolved_before_firing"
+
+
 @dataclass(frozen=True)
 class EpisodeKey:
     """One firing episode of one alert on one route."""
@@ -53,8 +70,8 @@ class Episode:
 
     id: int
     key: EpisodeKey
-    state: str  # firing | resolved
-    outcome: str  # dispatched | dry_run | cooldown_skipped | invalid | resolved_before_firing
+    state: AlertStatus
+    outcome: EpisodeOutcome
     dispatch_id: str | None
 
 
@@ -65,8 +82,8 @@ class NewEpisode:
     key: EpisodeKey
     labels: dict[str, str]
     cooldown_key: str
-    state: str  # firing | resolved
-    outcome: str
+    state: AlertStatus
+    outcome: EpisodeOutcome
     dispatch_id: str | None
     notification_id: int
     opened_at: float
@@ -80,7 +97,7 @@ class NewDispatch:
 
     id: str
     episode_id: int
-    kind: str  # firing | resolved
+    kind: AlertStatus  # the alert status that caused it
     route: str
     target: str
     target_type: str
@@ -133,10 +150,108 @@ class AttemptRecord:
     attempt: int
     started_at: float
     finished_at: float
-    outcome: str  # success | retry | failed
-    reason: str | None
+    outcome: AttemptOutcome
+    reason: str | None  # a FailureReason (bridge.targets.base), or None on success
     status: int | None
     message: str
     response: str | None
     details: dict[str, Any] | None
     next_attempt_at: float | None  # for outcome retry
+
+
+@dataclass(frozen=True)
+class NewDecision:
+    """What was decided about one alert of one notification, to record."""
+
+    notification_id: int
+    alert_index: int
+    fingerprint: str
+    starts_at: str
+    alert_status: str
+    route: str | None
+    decision: Decision
+    reason: str
+    episode_id: int | None
+    dispatch_id: str | None
+    decided_at: float
+
+
+# -- what the audit API and the CLI read -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequeueSource:
+    """What a dead dispatch was built from, to build it again from the current config."""
+
+    id: str
+    route: str
+    target: str
+    state: DispatchState
+    kind: AlertStatus
+    context: dict[str, Any]  # the template variables it was rendered with
+
+
+@dataclass(frozen=True)
+class DispatchSummary:
+    """A dispatch with its alert's identity: one line of the audit listing."""
+
+    id: str
+    kind: AlertStatus
+    state: DispatchState
+    route: str
+    target: str
+    target_type: str
+    created_at: float
+    completed_at: float | None
+    attempt_count: int
+    next_attempt_at: float | None
+    last_error: str | None
+    last_reason: str | None
+    result: Any  # what the target answered on success (JSON), if anything
+    fingerprint: str
+    starts_at: str
+    labels: Mapping[str, str]
+    episode_state: AlertStatus
+
+
+@dataclass(frozen=True)
+class EpisodeView:
+    """An episode as the audit trail shows it."""
+
+    fingerprint: str
+    starts_at: str
+    state: AlertStatus
+    outcome: EpisodeOutcome
+    opened_at: float
+    resolved_at: float | None
+    ends_at: str | None
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    """A decision about the dispatch's episode, with the notification that caused it."""
+
+    notification_id: int
+    received_at: float
+    receiver: str
+    remote_addr: str | None
+    user_agent: str | None
+    alert_status: str
+    route: str | None
+    decision: Decision
+    reason: str
+    dispatch_id: str | None
+    decided_at: float
+
+
+@dataclass(frozen=True)
+class DispatchTrail:
+    """One dispatch with everything that explains it: alert, episode, decisions, attempts."""
+
+    summary: DispatchSummary
+    deadline_at: float
+    request: dict[str, Any] | None  # what is sent (no secrets); None if it could not be built
+    alert: Mapping[str, Any]  # the alert as the templates saw it
+    episode: EpisodeView
+    decisions: list[DecisionView]
+    attempts: list[AttemptRecord]

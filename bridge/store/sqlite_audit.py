@@ -5,8 +5,33 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
+from bridge.payload import AlertStatus
 from bridge.store.base import OutboxStats
+from bridge.store.records import (
+    AttemptOutcome,
+    AttemptRecord,
+    Decision,
+    DecisionView,
+    DispatchState,
+    DispatchSummary,
+    DispatchTrail,
+    EpisodeOutcome,
+    EpisodeView,
+    RequeueSource,
+)
 from bridge.store.sqlite_transaction import from_json
+
+# The alert's variables the audit trail shows (the context holds more: route, receiver, ...).
+_ALERT_KEYS = (
+    "status",
+    "labels",
+    "annotations",
+    "starts_at",
+    "ends_at",
+    "fingerprint",
+    "generator_url",
+    "value",
+)
 
 
 def _read(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> list[sqlite3.Row]:
@@ -18,7 +43,7 @@ def _read_one(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> sqli
     return rows[0] if rows else None
 
 
-def dispatch_for_retry(conn: sqlite3.Connection, dispatch_id: str) -> dict[str, Any] | None:
+def dispatch_for_retry(conn: sqlite3.Connection, dispatch_id: str) -> RequeueSource | None:
     """Route, target, context and state of a dispatch, to prepare it again."""
     row = _read_one(
         conn,
@@ -27,12 +52,19 @@ def dispatch_for_retry(conn: sqlite3.Connection, dispatch_id: str) -> dict[str, 
     )
     if row is None:
         return None
-    return {**dict(row), "context": json.loads(row["context"])}
+    return RequeueSource(
+        id=row["id"],
+        route=row["route"],
+        target=row["target"],
+        state=DispatchState(row["state"]),
+        kind=AlertStatus(row["kind"]),
+        context=json.loads(row["context"]),
+    )
 
 
 def list_dispatches(
     conn: sqlite3.Connection, state: str | None, route: str | None, limit: int, offset: int
-) -> list[dict[str, Any]]:
+) -> list[DispatchSummary]:
     """Dispatches, newest first, for the audit API."""
     where, args = [], []
     if state is not None:
@@ -54,7 +86,7 @@ def list_dispatches(
     return [_summary(row) for row in rows]
 
 
-def get_dispatch(conn: sqlite3.Connection, dispatch_id: str) -> dict[str, Any] | None:
+def get_dispatch(conn: sqlite3.Connection, dispatch_id: str) -> DispatchTrail | None:
     """One dispatch with its alert, decisions and attempts, for the audit API."""
     row = _read_one(
         conn,
@@ -80,35 +112,23 @@ def get_dispatch(conn: sqlite3.Connection, dispatch_id: str) -> dict[str, Any] |
         (dispatch_id,),
     )
     context = json.loads(row["context"])
-    return {
-        **_summary(row),
-        "deadline_at": row["deadline_at"],
-        "request": from_json(row["request"]),
-        "alert": {
-            key: context.get(key)
-            for key in (
-                "status",
-                "labels",
-                "annotations",
-                "starts_at",
-                "ends_at",
-                "fingerprint",
-                "generator_url",
-                "value",
-            )
-        },
-        "episode": {
-            "fingerprint": row["fingerprint"],
-            "starts_at": row["starts_at"],
-            "state": row["episode_state"],
-            "outcome": row["episode_outcome"],
-            "opened_at": row["opened_at"],
-            "resolved_at": row["resolved_at"],
-            "ends_at": row["ends_at"],
-        },
-        "decisions": [dict(d) for d in decisions],
-        "attempts": [{**dict(a), "details": from_json(a["details"])} for a in attempts],
-    }
+    return DispatchTrail(
+        summary=_summary(row),
+        deadline_at=row["deadline_at"],
+        request=from_json(row["request"]),
+        alert={key: context.get(key) for key in _ALERT_KEYS},
+        episode=EpisodeView(
+            fingerprint=row["fingerprint"],
+            starts_at=row["starts_at"],
+            state=AlertStatus(row["episode_state"]),
+            outcome=EpisodeOutcome(row["episode_outcome"]),
+            opened_at=row["opened_at"],
+            resolved_at=row["resolved_at"],
+            ends_at=row["ends_at"],
+        ),
+        decisions=[_decision(d) for d in decisions],
+        attempts=[_attempt(dispatch_id, a) for a in attempts],
+    )
 
 
 def counters(conn: sqlite3.Connection) -> Iterator[tuple[str, dict[str, str], float]]:
@@ -137,23 +157,55 @@ def outbox_stats(conn: sqlite3.Connection, now: float) -> OutboxStats:
     )
 
 
-def _summary(row: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "kind": row["kind"],
-        "state": row["state"],
-        "route": row["route"],
-        "target": row["target"],
-        "target_type": row["target_type"],
-        "created_at": row["created_at"],
-        "completed_at": row["completed_at"],
-        "attempt_count": row["attempts"],
-        "next_attempt_at": row["next_attempt_at"],
-        "last_error": row["last_error"],
-        "last_reason": row["last_reason"],
-        "result": from_json(row["result"]),
-        "fingerprint": row["fingerprint"],
-        "starts_at": row["starts_at"],
-        "labels": json.loads(row["labels"]),
-        "episode_state": row["episode_state"],
-    }
+def _summary(row: sqlite3.Row) -> DispatchSummary:
+    return DispatchSummary(
+        id=row["id"],
+        kind=AlertStatus(row["kind"]),
+        state=DispatchState(row["state"]),
+        route=row["route"],
+        target=row["target"],
+        target_type=row["target_type"],
+        created_at=row["created_at"],
+        completed_at=row["completed_at"],
+        attempt_count=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
+        last_reason=row["last_reason"],
+        result=from_json(row["result"]),
+        fingerprint=row["fingerprint"],
+        starts_at=row["starts_at"],
+        labels=json.loads(row["labels"]),
+        episode_state=AlertStatus(row["episode_state"]),
+    )
+
+
+def _decision(row: sqlite3.Row) -> DecisionView:
+    return DecisionView(
+        notification_id=row["notification_id"],
+        received_at=row["received_at"],
+        receiver=row["receiver"],
+        remote_addr=row["remote_addr"],
+        user_agent=row["user_agent"],
+        alert_status=row["alert_status"],
+        route=row["route"],
+        decision=Decision(row["decision"]),
+        reason=row["reason"],
+        dispatch_id=row["dispatch_id"],
+        decided_at=row["decided_at"],
+    )
+
+
+def _attempt(dispatch_id: str, row: sqlite3.Row) -> AttemptRecord:
+    return AttemptRecord(
+        dispatch_id=dispatch_id,
+        attempt=row["attempt"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        outcome=AttemptOutcome(row["outcome"]),
+        reason=row["reason"],
+        status=row["status"],
+        message=row["message"],
+        response=row["response"],
+        details=from_json(row["details"]),
+        next_attempt_at=row["next_attempt_at"],
+    )

@@ -5,8 +5,18 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from bridge.payload import Notification
-from bridge.store.records import DispatchState, Episode, EpisodeKey, NewDispatch, NewEpisode
+from bridge import metrics
+from bridge.payload import AlertStatus, Notification
+from bridge.store.records import (
+    DispatchState,
+    Episode,
+    EpisodeKey,
+    EpisodeOutcome,
+    NewDecision,
+    NewDispatch,
+    NewEpisode,
+)
+from common.canonical_json import canonical_json
 
 # A counter: its name and its labels as sorted (name, value) pairs.
 CounterKey = tuple[str, tuple[tuple[str, str], ...]]
@@ -15,23 +25,23 @@ _EPISODE_COLUMNS = "id, route, fingerprint, starts_at, state, outcome, dispatch_
 
 
 def labels_key(labels: Mapping[str, str]) -> str:
-    """Labels as canonical JSON, the key of a counter or a cooldown."""
-    return json.dumps(dict(sorted(labels.items())), separators=(",", ":"))
+    """Labels as canonical JSON, the key of a counter or a cooldown (compared as text)."""
+    return canonical_json(dict(labels))
 
 
 def _episode(row: sqlite3.Row) -> Episode:
     return Episode(
         id=row["id"],
         key=EpisodeKey(row["route"], row["fingerprint"], row["starts_at"]),
-        state=row["state"],
-        outcome=row["outcome"],
+        state=AlertStatus(row["state"]),
+        outcome=EpisodeOutcome(row["outcome"]),
         dispatch_id=row["dispatch_id"],
     )
 
 
 def to_json(value: Any) -> str | None:
     """Compact JSON text, or None."""
-    return None if value is None else json.dumps(value, separators=(",", ":"))
+    return None if value is None else canonical_json(value)
 
 
 def from_json(value: str | None) -> Any:
@@ -50,6 +60,7 @@ class SQLiteTransaction:
     def add_notification(
         self,
         notification: Notification,
+        *,
         received_at: float,
         payload: str,
         remote_addr: str | None,
@@ -130,37 +141,24 @@ class SQLiteTransaction:
         )
         return cursor.rowcount == 1
 
-    def add_decision(
-        self,
-        notification_id: int,
-        alert_index: int,
-        fingerprint: str,
-        starts_at: str,
-        alert_status: str,
-        route: str | None,
-        decision: str,
-        reason: str,
-        episode_id: int | None,
-        dispatch_id: str | None,
-        now: float,
-    ) -> None:
+    def add_decision(self, decision: NewDecision) -> None:
         """Record one decision about one alert."""
         self.conn.execute(
             "INSERT INTO decisions (notification_id, alert_index, fingerprint, starts_at,"
             " alert_status, route, decision, reason, episode_id, dispatch_id, decided_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                notification_id,
-                alert_index,
-                fingerprint,
-                starts_at,
-                alert_status,
-                route,
-                decision,
-                reason,
-                episode_id,
-                dispatch_id,
-                now,
+                decision.notification_id,
+                decision.alert_index,
+                decision.fingerprint,
+                decision.starts_at,
+                decision.alert_status,
+                decision.route,
+                decision.decision,
+                decision.reason,
+                decision.episode_id,
+                decision.dispatch_id,
+                decision.decided_at,
             ),
         )
 
@@ -205,3 +203,17 @@ def write_counts(conn: sqlite3.Connection, counts: Mapping[CounterKey, float]) -
         " ON CONFLICT (name, labels) DO UPDATE SET value = value + excluded.value",
         [(name, labels_key(dict(labels)), amount) for (name, labels), amount in counts.items()],
     )
+
+
+def count_batch(counts: dict[CounterKey, float], size: int) -> None:
+    """Observe one group commit of ``size`` intakes in ``counts`` (a histogram)."""
+    for bound in metrics.COMMIT_BATCH_BUCKETS:
+        if size <= bound:
+            key: CounterKey = (metrics.STORE_COMMIT_BATCH_BUCKET, (("le", repr(bound)),))
+            counts[key] = counts.get(key, 0.0) + 1
+    for key, amount in (
+        ((metrics.STORE_COMMIT_BATCH_BUCKET, (("le", "+Inf"),)), 1.0),
+        ((metrics.STORE_COMMIT_BATCH_SUM, ()), float(size)),
+        ((metrics.STORE_COMMIT_BATCH_COUNT, ()), 1.0),
+    ):
+        counts[key] = counts.get(key, 0.0) + amount

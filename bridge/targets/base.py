@@ -29,6 +29,7 @@ class FailureReason(StrEnum):
     COMMAND_FAILED = "command_failed"
     INVALID_REQUEST = "invalid_request"
     INTERRUPTED = "interrupted"  # the bridge stopped during the attempt
+    INTERNAL_ERROR = "internal_error"  # a bug in the bridge or a target: retried, and logged
 
 
 class DispatchError(Exception):

@@ -26,7 +26,6 @@ over and over; it becomes a dead letter to retry by hand once looked at.
 """
 
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -36,6 +35,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import IO, Any
 
 from bridge.config_reader import Reader
@@ -50,8 +50,10 @@ from bridge.targets.base import (
 )
 from bridge.targets.templates import compile_template, is_templated, render
 from bridge.templating import Template
+from common.canonical_json import canonical_json
 
 PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
+DEFAULT_TIMEOUT = 3600.0
 # sysexits.h: "temporary failure; the user is invited to retry".
 EX_TEMPFAIL = 75
 TAIL_CHARS = 4000
@@ -74,7 +76,7 @@ class CommandTarget:
         self,
         name: str,
         command: list[Template],
-        timeout: float = 3600.0,
+        timeout: float = DEFAULT_TIMEOUT,
         working_dir: str | None = None,
         env: Mapping[str, Template] | None = None,
         inherit_env: bool = False,
@@ -138,55 +140,11 @@ class CommandTarget:
 
     def send(self, request: Request) -> DispatchResult:
         """Run the program once and wait for it (up to the timeout)."""
-        argv = [str(item) for item in stored(request, "argv", list)]
-        env = {str(k): str(v) for k, v in stored(request, "env", dict).items()}
-        working_dir = request.get("working_dir")
-        timeout = float(request.get("timeout") or self.timeout)
-        inherit = bool(request.get("inherit_env", self.inherit_env))
-        if not argv:
-            raise invalid("stored request has an empty argv")
-        inherited = dict(os.environ) if inherit else _pass_through()
-        if working_dir is not None and not os.path.isdir(working_dir):
-            raise _cannot_start(f"working directory {working_dir} does not exist")
+        run = self._invocation(request)
         started = time.monotonic()
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            try:
-                process = subprocess.Popen(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    env={**inherited, **env},
-                    cwd=working_dir,
-                    # Its own process group, so a timeout can end its children too.
-                    start_new_session=True,
-                )
-            except FileNotFoundError:
-                raise _cannot_start(
-                    f"program not found: {argv[0]} (PATH and working_dir)"
-                ) from None
-            except PermissionError:
-                raise _cannot_start(f"program not executable: {argv[0]}") from None
-            except OSError as error:
-                raise _cannot_start(f"cannot start {argv[0]}: {error.strerror}") from None
-            with self._lock:
-                self._running.add(process)
-            try:
-                status = process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                _kill_group(process)
-                raise DispatchError(
-                    f"command {self.name}: killed after the {timeout:g}s timeout; stderr: "
-                    f"{_tail(err, MESSAGE_TAIL_CHARS) or '(empty)'}",
-                    retryable=False,
-                    reason=FailureReason.TIMEOUT,
-                    response=_tail(err, TAIL_CHARS),
-                ) from None
-            finally:
-                with self._lock:
-                    self._running.discard(process)
-                    interrupted = process.pid in self._interrupted
-                    self._interrupted.discard(process.pid)
+            process = _start(run, out, err)
+            status, interrupted = self._wait(process, run.timeout, err)
             elapsed = time.monotonic() - started
             stdout, stderr = _tail(out, TAIL_CHARS), _tail(err, TAIL_CHARS)
         if interrupted:
@@ -215,6 +173,75 @@ class CommandTarget:
             },
         )
 
+    def _invocation(self, request: Request) -> "_Invocation":
+        """What to run, read back from the stored request and checked."""
+        argv = [str(item) for item in stored(request, "argv", list)]
+        env = {str(k): str(v) for k, v in stored(request, "env", dict).items()}
+        working_dir = request.get("working_dir")
+        timeout = float(request.get("timeout") or self.timeout)
+        inherit = bool(request.get("inherit_env", self.inherit_env))
+        if not argv:
+            raise invalid("stored request has an empty argv")
+        inherited = dict(os.environ) if inherit else _pass_through()
+        if working_dir is not None and not os.path.isdir(working_dir):
+            raise _cannot_start(f"working directory {working_dir} does not exist")
+        return _Invocation(argv, {**inherited, **env}, working_dir, timeout)
+
+    def _wait(
+        self, process: "subprocess.Popen[bytes]", timeout: float, err: IO[bytes]
+    ) -> tuple[int, bool]:
+        """(exit status, whether interrupt() ended it); the group is killed at the timeout."""
+        with self._lock:
+            self._running.add(process)
+        try:
+            status = process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            raise DispatchError(
+                f"command {self.name}: killed after the {timeout:g}s timeout; stderr: "
+                f"{_tail(err, MESSAGE_TAIL_CHARS) or '(empty)'}",
+                retryable=False,
+                reason=FailureReason.TIMEOUT,
+                response=_tail(err, TAIL_CHARS),
+            ) from None
+        finally:
+            with self._lock:
+                self._running.discard(process)
+                interrupted = process.pid in self._interrupted
+                self._interrupted.discard(process.pid)
+        return status, interrupted
+
+
+@dataclass(frozen=True)
+class _Invocation:
+    """One run of the program, as the stored request describes it."""
+
+    argv: list[str]
+    env: dict[str, str]
+    working_dir: str | None
+    timeout: float
+
+
+def _start(run: _Invocation, out: IO[bytes], err: IO[bytes]) -> "subprocess.Popen[bytes]":
+    """Start the program; one that cannot start fails the dispatch at once."""
+    try:
+        return subprocess.Popen(
+            run.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            env=run.env,
+            cwd=run.working_dir,
+            # Its own process group, so a timeout can end its children too.
+            start_new_session=True,
+        )
+    except FileNotFoundError:
+        raise _cannot_start(f"program not found: {run.argv[0]} (PATH and working_dir)") from None
+    except PermissionError:
+        raise _cannot_start(f"program not executable: {run.argv[0]}") from None
+    except OSError as error:
+        raise _cannot_start(f"cannot start {run.argv[0]}: {error.strerror}") from None
+
 
 def alert_environment(job: Job) -> dict[str, str]:
     """The ``DRIFT_BRIDGE_*`` variables for ``job``."""
@@ -227,10 +254,8 @@ def alert_environment(job: Job) -> dict[str, str]:
         "DRIFT_BRIDGE_STATUS": str(variables.get("status", "")),
         "DRIFT_BRIDGE_FINGERPRINT": str(variables.get("fingerprint", "")),
         "DRIFT_BRIDGE_STARTS_AT": str(variables.get("starts_at", "")),
-        "DRIFT_BRIDGE_LABELS_JSON": json.dumps(labels, sort_keys=True, separators=(",", ":")),
-        "DRIFT_BRIDGE_ANNOTATIONS_JSON": json.dumps(
-            annotations, sort_keys=True, separators=(",", ":")
-        ),
+        "DRIFT_BRIDGE_LABELS_JSON": canonical_json(labels),
+        "DRIFT_BRIDGE_ANNOTATIONS_JSON": canonical_json(annotations),
     }
     if variables.get("value") is not None:
         env["DRIFT_BRIDGE_VALUE"] = str(variables["value"])
@@ -293,7 +318,7 @@ def from_config(name: str, reader: Reader) -> CommandTarget | None:
             if template is not None:
                 template.where = reader.key_path("command") + f"[{index}]"
                 command.append(template)
-    timeout = reader.duration("timeout", 3600.0, minimum=0.001)
+    timeout = reader.duration("timeout", DEFAULT_TIMEOUT, minimum=0.001)
     working_dir = reader.file_path("working_dir", None)
     if working_dir is not None and not os.path.isdir(working_dir):
         reader.problem("working_dir", f"{working_dir} is not a directory")
@@ -310,4 +335,11 @@ def from_config(name: str, reader: Reader) -> CommandTarget | None:
     reader.reject_unknown()
     if len(reader.problems) > problems or not command:
         return None
-    return CommandTarget(name, command, timeout, working_dir, env, inherit_env)
+    return CommandTarget(
+        name,
+        command,
+        timeout=timeout,
+        working_dir=working_dir,
+        env=env,
+        inherit_env=inherit_env,
+    )

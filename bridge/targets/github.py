@@ -33,6 +33,7 @@ Rate limits (403 or 429) are retryable: with ``x-ratelimit-remaining: 0`` until
 import logging
 import time
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
@@ -53,7 +54,6 @@ from bridge.targets.base import (
 from bridge.targets.http import (
     HttpSettings,
     check_response,
-    compact_json,
     read_base_url,
     read_http_settings,
     response_excerpt,
@@ -63,6 +63,7 @@ from bridge.targets.http import (
 )
 from bridge.targets.templates import compile_template, is_templated, render
 from bridge.templating import Template
+from common.canonical_json import canonical_json
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,15 @@ MAX_EVENT_TYPE = 100
 # GitHub asks for "at least one minute" after a secondary rate limit without retry-after.
 SECONDARY_LIMIT_WAIT = 60.0
 HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
-MODES = ("workflow_dispatch", "repository_dispatch")
+DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_DISPATCH_ID_INPUT = "dispatch_id"
+
+
+class Mode(StrEnum):
+    """Which GitHub API starts the workflow (``mode``)."""
+
+    WORKFLOW_DISPATCH = "workflow_dispatch"
+    REPOSITORY_DISPATCH = "repository_dispatch"
 
 
 class GitHubTarget:
@@ -92,10 +101,10 @@ class GitHubTarget:
         repo: str,
         token: Secret,
         http: HttpSettings,
-        mode: str = "workflow_dispatch",
+        mode: Mode = Mode.WORKFLOW_DISPATCH,
         workflow: str = "",
         ref: Template | None = None,
-        dispatch_id_input: str = "dispatch_id",
+        dispatch_id_input: str = DEFAULT_DISPATCH_ID_INPUT,
         return_run_details: bool = True,
         event_type: Template | None = None,
     ) -> None:
@@ -119,7 +128,7 @@ class GitHubTarget:
 
     def prepare(self, job: Job) -> Request:
         """The dispatch request for ``job``; the input limits are checked here."""
-        if self.mode == "repository_dispatch":
+        if self.mode == Mode.REPOSITORY_DISPATCH:
             return self._prepare_repository_dispatch(job)
         assert self.ref is not None
         ref = render(self.ref, job.variables)
@@ -226,7 +235,8 @@ def _check_inputs(inputs: Mapping[str, Any]) -> None:
     not_strings = sorted(name for name, value in inputs.items() if not isinstance(value, str))
     if not_strings:
         raise invalid(f"workflow_dispatch inputs must be strings: {', '.join(not_strings)}")
-    size = len(compact_json(inputs))
+    # As GitHub measures it: compact, characters not escaped.
+    size = len(canonical_json(inputs, ascii_only=False))
     if size > MAX_INPUTS_JSON:
         raise invalid(
             f"GitHub allows at most {MAX_INPUTS_JSON:,} characters of workflow_dispatch inputs "
@@ -268,14 +278,14 @@ def _check_rate_limit(response: requests.Response, what: str) -> None:
 def from_config(name: str, reader: Reader) -> GitHubTarget | None:
     """Read and check a ``type: github`` target."""
     problems = len(reader.problems)
-    api_url = read_base_url(reader, "api_url", "https://api.github.com")
+    api_url = read_base_url(reader, "api_url", DEFAULT_API_URL)
     owner = reader.string("owner")
     repo = reader.string("repo")
     token = read_secret(reader, "token")
-    mode = reader.string("mode", "workflow_dispatch", choices=MODES)
+    mode = Mode(reader.string("mode", Mode.WORKFLOW_DISPATCH, choices=list(Mode)))
     only = {
-        "workflow_dispatch": ("workflow", "ref", "dispatch_id_input", "return_run_details"),
-        "repository_dispatch": ("event_type",),
+        Mode.WORKFLOW_DISPATCH: ("workflow", "ref", "dispatch_id_input", "return_run_details"),
+        Mode.REPOSITORY_DISPATCH: ("event_type",),
     }
     for other_mode, keys in only.items():
         if other_mode != mode:
@@ -283,17 +293,17 @@ def from_config(name: str, reader: Reader) -> GitHubTarget | None:
                 if reader.has(key):
                     reader.problem(key, f"only applies to mode {other_mode}")
     workflow, ref, event_type = "", None, None
-    dispatch_id_input, return_run_details = "dispatch_id", True
-    if mode == "workflow_dispatch":
+    dispatch_id_input, return_run_details = DEFAULT_DISPATCH_ID_INPUT, True
+    if mode == Mode.WORKFLOW_DISPATCH:
         workflow = reader.string("workflow")
         ref_source = reader.string("ref")
         if isinstance(ref_source, str) and ref_source:
             ref = compile_template(reader, "ref", ref_source)
-        dispatch_id_input = reader.string("dispatch_id_input", "dispatch_id")
+        dispatch_id_input = reader.string("dispatch_id_input", DEFAULT_DISPATCH_ID_INPUT)
         if dispatch_id_input == "":
             reader.problem("dispatch_id_input", "must not be empty")
         return_run_details = reader.boolean("return_run_details", True)
-    elif mode == "repository_dispatch":
+    elif mode == Mode.REPOSITORY_DISPATCH:
         source = reader.string("event_type")
         if isinstance(source, str) and source:
             if not is_templated(source) and len(source) > MAX_EVENT_TYPE:

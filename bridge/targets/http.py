@@ -21,7 +21,6 @@ GitHub's rate-limited 403) check those first and fall back on :func:`check_respo
 
 import email.utils
 import html
-import json
 import re
 import time
 from collections.abc import Mapping
@@ -138,11 +137,6 @@ def request(
         raise DispatchError(
             f"{what}: {err}", retryable=False, reason=FailureReason.CLIENT_ERROR
         ) from None
-
-
-def compact_json(value: Any) -> str:
-    """JSON without spaces, as GitHub measures the size of ``inputs``."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _root_cause(err: BaseException) -> str:

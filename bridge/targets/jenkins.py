@@ -52,6 +52,7 @@ from bridge.targets.http import (
 )
 from bridge.targets.templates import PathTemplate
 
+DEFAULT_DISPATCH_ID_PARAMETER = "DISPATCH_ID"
 _QUEUE_ITEM = re.compile(r"/queue/item/\d+/?$")
 
 
@@ -74,7 +75,7 @@ class JenkinsTarget:
         api_token: Secret | None = None,
         password: Secret | None = None,
         build_token: Secret | None = None,
-        dispatch_id_parameter: str = "DISPATCH_ID",
+        dispatch_id_parameter: str = DEFAULT_DISPATCH_ID_PARAMETER,
         delay: float | None = None,
     ) -> None:
         self.name = name
@@ -198,7 +199,7 @@ def from_config(name: str, reader: Reader) -> JenkinsTarget | None:
         reader.problem("user", "is required with an API token or a password")
     elif user is not None and not (has_token or has_password):
         reader.problem("user", "needs api_token_file/api_token_env (or password_file/password_env)")
-    dispatch_id_parameter = reader.string("dispatch_id_parameter", "DISPATCH_ID")
+    dispatch_id_parameter = reader.string("dispatch_id_parameter", DEFAULT_DISPATCH_ID_PARAMETER)
     if dispatch_id_parameter == "":
         reader.problem("dispatch_id_parameter", "must not be empty")
     delay = reader.duration("delay", None)

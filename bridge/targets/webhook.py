@@ -41,6 +41,7 @@ from bridge.targets.http import (
 from bridge.targets.templates import PathTemplate, is_templated
 
 METHODS = ("POST", "PUT", "PATCH")
+DEFAULT_METHOD = "POST"
 DISPATCH_ID_HEADER = "X-Drift-Bridge-Dispatch-Id"
 
 
@@ -60,7 +61,7 @@ class WebhookTarget:
         path: PathTemplate,
         query: str,
         http: HttpSettings,
-        method: str = "POST",
+        method: str = DEFAULT_METHOD,
         headers: dict[str, str] | None = None,
         bearer_token: Secret | None = None,
         basic_auth: tuple[str, Secret] | None = None,
@@ -142,7 +143,7 @@ def from_config(name: str, reader: Reader) -> WebhookTarget | None:
             reader.problem("url", "templates are only allowed in the path")
         else:
             path = PathTemplate.parse(reader, "url", parsed.path)
-    method = reader.string("method", "POST", choices=METHODS)
+    method = reader.string("method", DEFAULT_METHOD, choices=METHODS)
     headers = reader.string_map("headers", {})
     for header, value in headers.items():
         if header.lower() == "authorization":

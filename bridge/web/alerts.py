@@ -8,21 +8,21 @@ Alertmanager stops retrying it); a failure of the bridge itself gets a 503 (so i
 import json
 import logging
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bridge.alertmanager import missing_alerts
-from bridge.intake import record_notification
+from bridge.intake import IntakeResult, record_notification
 from bridge.metrics import NotificationOutcome
-from bridge.payload import PayloadError, parse_notification
+from bridge.payload import Notification, PayloadError, parse_notification
 from bridge.store import StoreError
 from bridge.web import auth
-from bridge.web.errors import error_response
+from bridge.web.errors import WEBHOOK_BLUEPRINT, error_response
 from bridge.web.state import current_bridge
 
 log = logging.getLogger(__name__)
-blueprint = Blueprint("alerts", __name__)
+blueprint = Blueprint(WEBHOOK_BLUEPRINT, __name__)
 
 
 @blueprint.post("/alerts")
@@ -30,46 +30,20 @@ blueprint = Blueprint("alerts", __name__)
 def receive() -> ResponseReturnValue:
     """Record an Alertmanager notification and what it causes."""
     state = current_bridge()
-    if request.mimetype != "application/json":
+    read = _read_notification()
+    if isinstance(read, Response):
         state.count_rejected(NotificationOutcome.INVALID)
-        return error_response(
-            415, f"expected Content-Type application/json, got {request.mimetype or 'none'}"
-        )
-    raw = _body(state.config.server.max_body_bytes)
-    if raw is None:
-        return too_large(RequestEntityTooLarge())
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        state.count_rejected(NotificationOutcome.INVALID)
-        return error_response(400, f"body is not UTF-8 (as Alertmanager sends it): {err}")
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as err:
-        state.count_rejected(NotificationOutcome.INVALID)
-        return error_response(400, f"body is not valid JSON: {err}")
-    except ValueError:
-        # Python refuses integers of more than 4,300 digits (a defence against slow parsing).
-        state.count_rejected(NotificationOutcome.INVALID)
-        return error_response(400, "body is not valid JSON: a number with too many digits")
-    except RecursionError:
-        state.count_rejected(NotificationOutcome.INVALID)
-        return error_response(400, "body is not a webhook: JSON nested too deeply")
-    try:
-        notification = parse_notification(body)
-    except PayloadError as err:
-        state.count_rejected(NotificationOutcome.INVALID)
-        log.warning("rejected a webhook from %s: %s", request.remote_addr, err)
-        return error_response(400, f"invalid Alertmanager payload: {err}")
+        return read
+    notification, text = read
     fetched = missing_alerts(state.config.alertmanager, notification)
     try:
         result = record_notification(
             state.store,
             state.config,
             notification,
-            text,
-            request.remote_addr,
-            request.headers.get("User-Agent"),
+            payload=text,
+            remote_addr=request.remote_addr,
+            user_agent=request.headers.get("User-Agent"),
             fetched=fetched,
         )
     except StoreError as err:
@@ -79,6 +53,54 @@ def receive() -> ResponseReturnValue:
         return error_response(503, "could not record the notification; retry later")
     if result.dispatches_created and state.dispatcher is not None:
         state.dispatcher.wake()
+    return _answer(result)
+
+
+def _read_notification() -> tuple[Notification, str] | Response:
+    """The request's notification and its text, or the 4xx that says why there is none."""
+    if request.mimetype != "application/json":
+        return error_response(
+            415, f"expected Content-Type application/json, got {request.mimetype or 'none'}"
+        )
+    raw = _body(current_bridge().config.server.max_body_bytes)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return error_response(400, f"body is not UTF-8 (as Alertmanager sends it): {err}")
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as err:
+        return error_response(400, f"body is not valid JSON: {err}")
+    except ValueError:
+        # Python refuses integers of more than 4,300 digits (a defence against slow parsing).
+        return error_response(400, "body is not valid JSON: a number with too many digits")
+    except RecursionError:
+        return error_response(400, "body is not a webhook: JSON nested too deeply")
+    try:
+        return parse_notification(body), text
+    except PayloadError as err:
+        log.warning("rejected a webhook from %s: %s", request.remote_addr, err)
+        return error_response(400, f"invalid Alertmanager payload: {err}")
+
+
+def _body(limit: int) -> bytes:
+    """The request body; RequestEntityTooLarge (413) when it is larger than ``limit``.
+
+    A chunked body has no Content-Length to check beforehand: it is read up to the limit, and
+    one more byte tells whether it was cut (parsing a cut body would answer a misleading 400).
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := request.stream.read(65536):
+        size += len(chunk)
+        if size > limit:
+            raise RequestEntityTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _answer(result: IntakeResult) -> Response:
+    """The 200 that acknowledges a recorded notification: what was decided per alert."""
     return jsonify(
         notification_id=result.notification_id,
         alerts=[
@@ -93,32 +115,4 @@ def receive() -> ResponseReturnValue:
             }
             for o in result.outcomes
         ],
-    )
-
-
-def _body(limit: int) -> bytes | None:
-    """The request body, or None when it is larger than ``limit``.
-
-    A chunked body has no Content-Length to check beforehand: it is read up to the limit, and
-    one more byte tells whether it was cut (parsing a cut body would answer a misleading 400).
-    """
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := request.stream.read(65536):
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-@blueprint.errorhandler(413)
-def too_large(_err: Exception) -> ResponseReturnValue:
-    """Count and explain a body over ``max_body_bytes``."""
-    state = current_bridge()
-    state.count_rejected(NotificationOutcome.TOO_LARGE)
-    return error_response(
-        413,
-        f"request body larger than the limit of {state.config.server.max_body_bytes} bytes "
-        "(max_body_bytes)",
     )

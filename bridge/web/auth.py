@@ -10,7 +10,7 @@ from typing import ParamSpec, TypeVar
 from flask import request
 from flask.typing import ResponseReturnValue
 
-from bridge.config import AuthConfig
+from bridge.config import AuthConfig, AuthType
 from bridge.metrics import NotificationOutcome
 from bridge.web.errors import error_response
 from bridge.web.state import current_bridge
@@ -23,13 +23,13 @@ _REALM = 'realm="drift-bridge"'
 
 def check(auth: AuthConfig, header: str | None) -> str | None:
     """None when ``header`` (the Authorization header) satisfies ``auth``, else why not."""
-    if auth.type == "none":
+    if auth.type == AuthType.NONE:
         return None
     if not header:
         return "missing Authorization header"
     scheme, _, credentials = header.partition(" ")
     credentials = credentials.strip()
-    if auth.type == "bearer":
+    if auth.type == AuthType.BEARER:
         assert auth.token is not None
         if scheme.lower() != "bearer":
             return f"expected Bearer authorization, got {scheme or 'none'}"
@@ -55,7 +55,7 @@ def _equal(given: str, expected: str) -> bool:
 
 def challenge(auth: AuthConfig) -> str:
     """The WWW-Authenticate header value for a 401."""
-    return f"Bearer {_REALM}" if auth.type == "bearer" else f"Basic {_REALM}"
+    return f"Bearer {_REALM}" if auth.type == AuthType.BEARER else f"Basic {_REALM}"
 
 
 def required(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:

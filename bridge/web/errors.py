@@ -1,7 +1,13 @@
 """JSON error responses, so that every 4xx and 5xx says what is wrong."""
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
+
+from bridge.metrics import NotificationOutcome
+from bridge.web.state import current_bridge
+
+# The blueprint of the webhook receiver, whose refused requests are counted.
+WEBHOOK_BLUEPRINT = "alerts"
 
 
 def error_response(status: int, message: str) -> Response:
@@ -17,8 +23,18 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException) -> Response:
         status = err.code or 500
-        message = err.description or err.name
         if status == 413:
-            limit = app.config.get("MAX_CONTENT_LENGTH")
-            message = f"request body larger than the limit of {limit} bytes (max_body_bytes)"
-        return error_response(status, message)
+            return _too_large()
+        return error_response(status, err.description or err.name)
+
+
+def _too_large() -> Response:
+    """Explain a body over ``max_body_bytes`` (and count it when it was a webhook)."""
+    state = current_bridge()
+    if request.blueprint == WEBHOOK_BLUEPRINT:
+        state.count_rejected(NotificationOutcome.TOO_LARGE)
+    return error_response(
+        413,
+        f"request body larger than the limit of {state.config.server.max_body_bytes} bytes "
+        "(max_body_bytes)",
+    )

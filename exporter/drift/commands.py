@@ -6,7 +6,9 @@ import sys
 from pathlib import Path
 
 from exporter.arguments import duration, finite_float, positive_int
-from exporter.defaults import DEFAULT_LISTEN, DEFAULT_THRESHOLD
+from exporter.defaults import DEFAULT_LISTEN
+from exporter.drift.publish import add_report_arguments, finish
+from exporter.drift.push import add_push_arguments, push_target
 from exporter.drift.reference import Reference, fit_reference
 from exporter.drift.settings import (
     AGGREGATIONS,
@@ -27,20 +29,26 @@ DEFAULT_INTERVAL = "60s"
 PROGRESS_BYTES = 16 * 1024 * 1024
 
 
-def _names(text: str) -> list[str]:
+def names(text: str) -> list[str]:
+    """Names from ``a,b,c``."""
     names = [name.strip() for name in text.split(",")]
     if not all(names):
         raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
     return names
 
 
-def _add_scoring_arguments(parser: argparse.ArgumentParser, window_default: str) -> None:
+def add_scoring_arguments(parser: argparse.ArgumentParser, window_default: str) -> None:
+    """The flags every scoring command shares."""
     parser.add_argument(
-        "--reference", type=Path, required=True, metavar="FILE", help="reference CSV or Parquet"
+        "--reference",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="reference CSV or Parquet, or a reference saved by `fit` (.json)",
     )
     parser.add_argument(
         "--features",
-        type=_names,
+        type=names,
         action="extend",
         default=[],
         metavar="A,B,...",
@@ -48,7 +56,7 @@ def _add_scoring_arguments(parser: argparse.ArgumentParser, window_default: str)
     )
     parser.add_argument(
         "--categorical",
-        type=_names,
+        type=names,
         action="extend",
         default=[],
         metavar="A,B,...",
@@ -57,7 +65,7 @@ def _add_scoring_arguments(parser: argparse.ArgumentParser, window_default: str)
     parser.add_argument(
         "--method",
         dest="methods",
-        type=_names,
+        type=names,
         action="extend",
         metavar="METHOD",
         help=f"{', '.join(METHODS)}; repeat or list several; the first makes drift_score "
@@ -120,7 +128,7 @@ def add_drift_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPa
         "--current", type=Path, required=True, metavar="PATH", help="file or directory"
     )
     watch.add_argument("--model", required=True, help="model name (the model label)")
-    _add_scoring_arguments(watch, f"{DEFAULT_WINDOW_ROWS}")
+    add_scoring_arguments(watch, f"{DEFAULT_WINDOW_ROWS}")
     watch.add_argument(
         "--interval",
         type=duration,
@@ -150,20 +158,15 @@ def add_drift_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPa
         help="file, or directory (its CSV/Parquet files in name order)",
     )
     score.add_argument("--model", help="model name shown in the report")
-    _add_scoring_arguments(score, "all rows")
-    score.add_argument("--format", choices=["table", "json"], default="table")
-    score.add_argument(
-        "--threshold",
-        type=finite_float,
-        default=DEFAULT_THRESHOLD,
-        help="exit 1 when drift_score is above this (default 0.2, the alert's)",
-    )
+    add_scoring_arguments(score, "all rows")
+    add_report_arguments(score)
     score.add_argument(
         "--progress",
         choices=["auto", "always", "never"],
         default="auto",
         help="progress bar on stderr (auto: on a terminal, for inputs over 16 MiB)",
     )
+    add_push_arguments(score)
 
 
 def settings_from(args: argparse.Namespace) -> DriftSettings:
@@ -186,8 +189,25 @@ def window_from(args: argparse.Namespace, default_rows: int | None) -> WindowSpe
     return WindowSpec(rows, args.window_time, args.timestamp_column)
 
 
-def load_reference(args: argparse.Namespace, settings: DriftSettings) -> Reference:
-    """Read and fit the reference; any problem is fatal (ValueError naming the file)."""
+def load_reference(
+    args: argparse.Namespace, settings: DriftSettings, saved_only: bool = False
+) -> Reference:
+    """Read and fit the reference, or read a saved one; any problem is fatal (ValueError)."""
+    from exporter.drift.reference_file import is_reference_file, load_reference_file, select
+
+    if is_reference_file(args.reference):
+        if args.categorical:
+            raise ValueError(
+                f"--categorical: {args.reference} was fitted with its categorical columns; "
+                "fit it again to change them"
+            )
+        saved = load_reference_file(args.reference, settings.bins)
+        return select(saved, args.features, args.reference)
+    if saved_only:
+        raise ValueError(
+            f"--reference {args.reference}: expected a reference saved by "
+            "`drift-exporter fit` (.json)"
+        )
     frame = read_table(args.reference)
     exclude = [args.timestamp_column] if args.timestamp_column else []
     if args.timestamp_column and args.timestamp_column in args.features:
@@ -218,11 +238,11 @@ def run_watch_command(args: argparse.Namespace) -> int:
 def run_score_command(args: argparse.Namespace) -> int:
     """``drift-exporter score``; returns 0 (no drift), 1 (drift), 3 (no score)."""
     from exporter.drift.progress import Progress
-    from exporter.drift.report import format_json, format_table, report_dict
     from exporter.drift.scoring import score_window
     from exporter.drift.sources import data_files
     from exporter.drift.window import Window
 
+    push_target(args)  # bad push flags stop before any data is read
     settings = settings_from(args)
     spec = window_from(args, None)
     reference = load_reference(args, settings)
@@ -243,19 +263,5 @@ def run_score_command(args: argparse.Namespace) -> int:
         result = score_window(
             reference, window.rows, window.column, settings, lambda _: bar.advance()
         )
-    report = report_dict(
-        result,
-        settings,
-        args.model,
-        reference={
-            "path": str(args.reference),
-            "rows": reference.rows,
-            "fit_seconds": round(reference.fit_seconds, 6),
-        },
-        current={"path": str(args.current), "files": len(files)},
-    )
-    print(format_json(report) if args.format == "json" else format_table(report, settings.methods))
-    if result.score is None:
-        print(f"warning: no drift score: {result.detail}", file=sys.stderr)
-        return 3
-    return 1 if result.score > args.threshold else 0
+    current = {"path": str(args.current), "files": len(files)}
+    return finish(args, result, settings, reference, current)

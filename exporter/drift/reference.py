@@ -1,4 +1,4 @@
-"""The reference, fitted once: bin edges, category sets, sorted values; reused for every window."""
+"""The reference, fitted once: bin edges, category sets, sorted values and a quantile grid."""
 
 import logging
 import time
@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from exporter.drift.errors import MISSING_COLUMN, TYPE_MISMATCH, InputError
+from exporter.drift.grid import QuantileGrid
 from exporter.drift.settings import DriftSettings
 from exporter.drift.stats import (
     FloatArray,
@@ -18,6 +19,7 @@ from exporter.drift.stats import (
     Values,
     bin_counts_sorted,
     finite_part,
+    sorted_quantiles,
 )
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,12 @@ def category_labels(series: "pd.Series[Any]") -> "pd.Series[Any]":
 
 @dataclass(frozen=True)
 class NumericReference:
-    """A numeric column's reference: quantile edges, counts per bin, and its sorted values."""
+    """A numeric column's reference: quantile edges, counts per bin, its sorted values.
+
+    ``sample`` (every value, sorted) gives exact KS/Wasserstein; a reference read back from a
+    saved file has only ``grid``, which gives them within a reported bound, in any number of
+    passes and partitions (see :mod:`exporter.drift.grid`).
+    """
 
     name: str
     edges: FloatArray
@@ -66,6 +73,7 @@ class NumericReference:
     missing: int
     std: float
     sample: SortedSample | None
+    grid: QuantileGrid | None = None
     storage: str = "number"
     kind: str = "numeric"
 
@@ -192,16 +200,8 @@ def _fit_numeric(
         missing=len(values) - len(finite),
         std=float(finite.std()),
         sample=SortedSample.from_sorted(finite) if settings.needs_order else None,
+        grid=QuantileGrid.from_sorted(finite),
     )
-
-
-def sorted_quantiles(ordered: FloatArray, quantiles: FloatArray) -> FloatArray:
-    """Quantiles of sorted values, interpolated linearly (numpy's default method)."""
-    position = (len(ordered) - 1) * quantiles
-    low = np.floor(position).astype(np.intp)
-    high = np.minimum(low + 1, len(ordered) - 1)
-    quantile: FloatArray = ordered[low] + (position - low) * (ordered[high] - ordered[low])
-    return quantile
 
 
 def _fit_categorical(

@@ -38,6 +38,8 @@ def report_dict(
                 "missing": feature.missing,
                 "unseen": feature.unseen,
                 "scores": feature.scores,
+                # KS/Wasserstein from the quantile grid: |exact - score| <= bound.
+                "error_bounds": feature.bounds,
             }
             for feature in result.features
         ],
@@ -74,8 +76,22 @@ def format_table(report: dict[str, Any], methods: tuple[str, ...]) -> str:
         for row in rows
     ]
     lines.append("")
+    bounds = _bounds(report)
+    if bounds:
+        lines.append(bounds)
     lines.append(_summary(report))
     return "\n".join(lines)
+
+
+def _bounds(report: dict[str, Any]) -> str:
+    widest: dict[str, float] = {}
+    for feature in report["features"]:
+        for method, bound in feature.get("error_bounds", {}).items():
+            widest[method] = max(widest.get(method, 0.0), bound)
+    if not widest:
+        return ""
+    within = ", ".join(f"{method} ±{bound:.4f}" for method, bound in widest.items())
+    return f"from the reference's quantile grid, within {within} of the exact values"
 
 
 def _summary(report: dict[str, Any]) -> str:

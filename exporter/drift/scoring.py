@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from exporter.drift.grid import GridCounts, grid_ks, grid_wasserstein
 from exporter.drift.reference import (
     CategoricalReference,
     ColumnReference,
@@ -39,6 +40,8 @@ class FeatureScore:
     missing: int
     unseen: int | None = None
     scores: dict[str, float] = field(default_factory=dict)
+    # For KS/Wasserstein from the quantile grid: |exact - score| <= bound (absent when exact).
+    bounds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,11 @@ def _score_numeric(
     reference: NumericReference, series: "pd.Series[Any]", settings: DriftSettings
 ) -> FeatureScore:
     values = numeric_values(series)
+    if settings.needs_order and reference.sample is None:
+        # A reference read from a saved file: KS/Wasserstein from the grid, within a bound.
+        binned, lost = bin_counts(values, reference.edges)
+        cells = reference.grid.cells(values)[0] if reference.grid is not None else None
+        return numeric_from_counts(reference, binned, lost, cells, settings)
     counts: IntArray | None = None
     if settings.needs_order:
         # One sort serves KS, Wasserstein and the bin counts.
@@ -84,36 +92,90 @@ def _score_numeric(
         if counts is not None:
             scores.update(_binned(reference.counts, counts, settings))
         if settings.needs_order:
-            assert reference.sample is not None, "the reference was fitted without sorted values"
+            assert reference.sample is not None
             want_ks = "ks" in settings.methods
             want_w = "wasserstein" in settings.methods
             ks, distance = ks_and_wasserstein(reference.sample, finite, want_ks, want_w)
             if want_ks:
                 scores["ks"] = ks
             if want_w:
-                # A constant reference has no spread to measure by: the distance stays in units.
-                scores["wasserstein"] = distance / reference.std if reference.std > 0 else distance
+                scores["wasserstein"] = distance / _spread(reference)
     ordered = _ordered(scores, settings)
     return FeatureScore(reference.name, reference.kind, valid, missing, None, ordered)
+
+
+def _spread(reference: NumericReference) -> float:
+    # A constant reference has no spread to measure by: the distance stays in units.
+    return reference.std if reference.std > 0 else 1.0
+
+
+def numeric_from_counts(
+    reference: NumericReference,
+    counts: IntArray,
+    missing: int,
+    cells: GridCounts | None,
+    settings: DriftSettings,
+) -> FeatureScore:
+    """A numeric feature's scores from its bin counts and grid counts (summed over parts)."""
+    valid = int(counts.sum())
+    scores: dict[str, float] = {}
+    bounds: dict[str, float] = {}
+    if valid >= settings.min_rows:
+        scores.update(_binned(reference.counts, counts, settings))
+        if settings.needs_order:
+            if cells is None or reference.grid is None:
+                raise ValueError(
+                    f"the reference of {reference.name!r} has no quantile grid; fit it again"
+                )
+            if "ks" in settings.methods:
+                ks = grid_ks(reference.grid, cells)
+                scores["ks"], bounds["ks"] = ks.value, ks.bound
+            if "wasserstein" in settings.methods:
+                distance = grid_wasserstein(reference.grid, cells)
+                spread = _spread(reference)
+                scores["wasserstein"] = distance.value / spread
+                bounds["wasserstein"] = distance.bound / spread
+    return FeatureScore(
+        reference.name, reference.kind, valid, missing, None, _ordered(scores, settings), bounds
+    )
+
+
+def categorical_from_counts(
+    reference: CategoricalReference, counts: IntArray, missing: int, settings: DriftSettings
+) -> FeatureScore:
+    """A categorical feature's scores from counts per reference category, unseen ones last."""
+    valid = int(counts.sum())
+    scores: dict[str, float] = {}
+    if valid >= settings.min_rows:
+        scores = _binned(reference.counts, counts, settings)
+    return FeatureScore(
+        reference.name,
+        reference.kind,
+        valid,
+        missing,
+        int(counts[-1]),
+        _ordered(scores, settings),
+    )
 
 
 def _score_categorical(
     reference: CategoricalReference, series: "pd.Series[Any]", settings: DriftSettings
 ) -> FeatureScore:
+    counts, missing = category_counts(reference, series)
+    return categorical_from_counts(reference, counts, missing, settings)
+
+
+def category_counts(
+    reference: CategoricalReference, series: "pd.Series[Any]"
+) -> tuple[IntArray, int]:
+    """Counts per reference category (unseen categories last) and missing values of a column."""
     labels = category_labels(series)
     missing = int(labels.isna().sum())
     codes = reference.categories.get_indexer(pd.Index(labels))
     # Code -1 is both "missing" and "not a reference category"; missing ones are taken out.
     buckets = np.bincount(codes + 1, minlength=len(reference.categories) + 1)
     unseen = int(buckets[0]) - missing
-    counts = np.append(buckets[1:], unseen).astype(np.int64)
-    valid = len(labels) - missing
-    scores: dict[str, float] = {}
-    if valid >= settings.min_rows:
-        scores = _binned(reference.counts, counts, settings)
-    return FeatureScore(
-        reference.name, reference.kind, valid, missing, unseen, _ordered(scores, settings)
-    )
+    return np.append(buckets[1:], unseen).astype(np.int64), missing
 
 
 def _binned(reference: IntArray, current: IntArray, settings: DriftSettings) -> dict[str, float]:
@@ -152,6 +214,13 @@ def score_window(
         features.append(score_column(ref, column(name), settings))
         if progress is not None:
             progress(name)
+    return summarize(rows, features, settings, time.perf_counter() - started)
+
+
+def summarize(
+    rows: int, features: list[FeatureScore], settings: DriftSettings, seconds: float
+) -> WindowScore:
+    """The model's score from its features' scores, or why there is none."""
     method = settings.primary
     primary = {f.feature: f.scores[method] for f in features if method in f.scores}
     score = aggregate(list(primary.values()), settings) if primary else None
@@ -178,7 +247,7 @@ def score_window(
         method=method,
         aggregation=settings.aggregation,
         drifted=drifted,
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
     )
 
 

@@ -65,6 +65,15 @@ def finite_part(sorted_values: Values) -> Values:
     return sorted_values[lo:hi]
 
 
+def sorted_quantiles(ordered: FloatArray, quantiles: FloatArray) -> FloatArray:
+    """Quantiles of sorted values, interpolated linearly (numpy's default method)."""
+    position = (len(ordered) - 1) * quantiles
+    low = np.floor(position).astype(np.intp)
+    high = np.minimum(low + 1, len(ordered) - 1)
+    quantile: FloatArray = ordered[low] + (position - low) * (ordered[high] - ordered[low])
+    return quantile
+
+
 def psi(reference: IntArray, current: IntArray, epsilon: float = DEFAULT_EPSILON) -> float:
     """Population stability index of two count vectors; empty bins count as ``epsilon``."""
     p = _shares(reference)

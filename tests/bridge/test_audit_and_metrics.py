@@ -9,8 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.bridge.conftest import ConfigWriter, auth_headers
-from tests.bridge.running import Running
+from tests.support.bridge import ConfigWriter, Running, auth_headers
 from tests.support.fakes.webhook import FakeWebhook
 from tests.support.fixtures import body
 

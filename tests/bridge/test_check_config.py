@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from bridge.cli import main
-from tests.bridge.conftest import base_config
+from tests.support.bridge import base_config
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ import pytest
 from bridge.cli import main
 from bridge.store import SQLiteStore
 from bridge.web.app import create_app
-from tests.bridge.conftest import ConfigWriter, auth_headers
+from tests.support.bridge import ConfigWriter, auth_headers
 from tests.support.fixtures import FIXTURES, body
 
 
@@ -107,8 +107,9 @@ def test_dead_letters_are_listed_shown_and_retried_from_the_command_line(
     assert "back in the outbox" in capsys.readouterr().out
     trail = SQLiteStore(config.store_path).get_dispatch(dispatch_id)
     assert trail is not None
-    assert trail["state"] == "pending"
-    assert trail["request"]["json"]["parameters"]["TEAM"] == "ml"
+    assert trail.summary.state == "pending"
+    assert trail.request is not None
+    assert trail.request["json"]["parameters"]["TEAM"] == "ml"
 
     assert main(["dispatches", flag, "show", "drb-nope"]) == 1
     assert "no dispatch 'drb-nope'" in capsys.readouterr().err

@@ -6,8 +6,9 @@ from typing import Any
 import pytest
 
 from bridge.cli import main
-from bridge.config_reader import ConfigError, parse_duration
-from tests.bridge.conftest import ConfigWriter
+from bridge.config_reader import ConfigError
+from common.durations import parse_duration
+from tests.support.bridge import ConfigWriter
 
 
 def problems(write_config: ConfigWriter, data: dict[str, Any]) -> list[str]:

@@ -8,8 +8,7 @@ import pytest
 
 from bridge.config import BridgeConfig
 from demo.harness.processes import wait_until
-from tests.bridge.conftest import ConfigWriter, auth_headers
-from tests.bridge.running import Running, seconds
+from tests.support.bridge import ConfigWriter, Running, auth_headers, seconds
 from tests.support.fakes.github import FakeGitHub
 from tests.support.fakes.jenkins import FakeJenkins
 from tests.support.fakes.webhook import FakeWebhook
@@ -106,7 +105,8 @@ def test_github_primary_rate_limit_waits_for_the_reset(
 ) -> None:
     with FakeGitHub(token="gh-token") as github:
         github.add_workflow("acme", "models", "retrain.yml", inputs=["MODEL", "dispatch_id"])
-        github.primary_rate_limit(reset_in=2)
+        # The reset is set now, before the bridge starts: leave room for a slow start-up.
+        github.primary_rate_limit(reset_in=4)
         (tmp_path / "gh.token").write_text("gh-token")
         config_data["targets"] = {
             "gh": {

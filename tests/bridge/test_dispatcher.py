@@ -9,8 +9,7 @@ import pytest
 from bridge.store import SQLiteStore
 from bridge.web.app import create_app
 from demo.harness.processes import wait_until
-from tests.bridge.conftest import ConfigWriter, auth_headers
-from tests.bridge.running import Running, seconds
+from tests.support.bridge import ConfigWriter, Running, auth_headers, seconds
 from tests.support.fixtures import body
 
 

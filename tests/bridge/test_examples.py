@@ -39,7 +39,9 @@ def test_the_example_route_builds_a_jenkins_request_from_a_real_alert(tmp_path: 
     notification = parse_notification(payload)
     (alert,) = notification.alerts
     route = config.routes_for(alert.labels)[0]
-    variables = alert_variables(alert, notification, route, config.value_from, "drb-1")
+    variables = alert_variables(
+        alert, notification, route, value_from=config.value_from, dispatch_id="drb-1"
+    )
     prepared = prepare(config, route, variables)
     assert prepared.error is None
     assert prepared.request is not None

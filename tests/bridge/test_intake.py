@@ -11,7 +11,8 @@ from flask.testing import FlaskClient
 
 from bridge.config import BridgeConfig
 from bridge.store import SQLiteStore
-from tests.bridge.conftest import ConfigWriter, auth_headers
+from bridge.store.records import DispatchSummary
+from tests.support.bridge import ConfigWriter, auth_headers
 from tests.support.fixtures import body, captured
 
 
@@ -19,7 +20,7 @@ def post(client: FlaskClient, payload: Any, **headers: str) -> Any:
     return client.post("/alerts", json=payload, headers={**auth_headers(), **headers})
 
 
-def dispatches(store: SQLiteStore, state: str | None = None) -> list[dict[str, Any]]:
+def dispatches(store: SQLiteStore, state: str | None = None) -> list[DispatchSummary]:
     return store.list_dispatches(state, None, 500, 0)
 
 
@@ -36,10 +37,10 @@ def test_first_firing_notification_creates_one_pending_dispatch(
     assert alert["decision"] == "new_episode"
     assert alert["route"] == "retrain"
     (dispatch,) = dispatches(store)
-    assert dispatch["id"] == alert["dispatch_id"]
-    assert dispatch["state"] == "pending"
-    assert dispatch["labels"]["model"] == "fraud-detector"
-    assert dispatch["starts_at"] == "2026-11-25T08:28:11.022000000Z"
+    assert dispatch.id == alert["dispatch_id"]
+    assert dispatch.state == "pending"
+    assert dispatch.labels["model"] == "fraud-detector"
+    assert dispatch.starts_at == "2026-11-25T08:28:11.022000000Z"
 
 
 def test_resends_and_repeats_are_recorded_but_dispatch_nothing(
@@ -55,7 +56,7 @@ def test_resends_and_repeats_are_recorded_but_dispatch_nothing(
     assert len(dispatches(store)) == 1
     trail = store.get_dispatch(first)
     assert trail is not None
-    assert [d["decision"] for d in trail["decisions"]] == ["new_episode"] + ["duplicate"] * 3
+    assert [d.decision for d in trail.decisions] == ["new_episode"] + ["duplicate"] * 3
 
 
 def test_each_alert_of_a_grouped_notification_is_its_own_episode(
@@ -65,7 +66,7 @@ def test_each_alert_of_a_grouped_notification_is_its_own_episode(
     # The same episodes arriving through another group (another receiver or group_by): duplicates.
     assert decisions(post(client, body("firing-single-bearer-2"))) == ["duplicate"]
     assert decisions(post(client, body("firing-single-bearer"))) == ["duplicate"]
-    models = sorted(d["labels"]["model"] for d in dispatches(store))
+    models = sorted(d.labels["model"] for d in dispatches(store))
     assert models == ["churn-classifier", "fraud-detector"]
 
 
@@ -79,8 +80,8 @@ def test_resolution_closes_the_episode_and_sends_nothing_by_default(
     assert decisions(post(client, body("firing-single-bearer"))) == ["duplicate"]
     trail = store.get_dispatch(dispatch_id)
     assert trail is not None
-    assert trail["episode"]["state"] == "resolved"
-    assert trail["episode"]["ends_at"] == "2026-11-25T08:28:29.022000000Z"
+    assert trail.episode.state == "resolved"
+    assert trail.episode.ends_at == "2026-11-25T08:28:29.022000000Z"
     assert len(dispatches(store)) == 1
 
 
@@ -142,7 +143,7 @@ def test_resolve_dispatch_is_opt_in(
     post(client, body("firing-single-bearer"))
     post(client, body("resolved-single-bearer"))
     post(client, body("resolved-single-bearer"))
-    kinds = sorted(d["kind"] for d in dispatches(store))
+    kinds = sorted(d.kind for d in dispatches(store))
     assert kinds == ["firing", "resolved"]
 
 
@@ -162,9 +163,10 @@ def test_dry_run_records_the_request_and_sends_nothing(
     dispatch_id = post(client, body("firing-single-bearer")).get_json()["alerts"][0]["dispatch_id"]
     trail = store.get_dispatch(dispatch_id)
     assert trail is not None
-    assert trail["state"] == "dry_run"
-    assert trail["request"]["json"]["parameters"]["MODEL"] == "fraud-detector"
-    assert store.claim_due(trail["created_at"] + 60, "w", 10, 10) == []
+    assert trail.summary.state == "dry_run"
+    assert trail.request is not None
+    assert trail.request["json"]["parameters"]["MODEL"] == "fraud-detector"
+    assert store.claim_due(trail.summary.created_at + 60, "w", 10, 10) == []
 
 
 def test_a_missing_template_variable_dead_letters_that_dispatch_with_the_reason(
@@ -179,9 +181,10 @@ def test_a_missing_template_variable_dead_letters_that_dispatch_with_the_reason(
     response = post(client, body("firing-grouped"))
     assert response.status_code == 200  # recorded: retrying the webhook cannot fix a template
     (dead, _) = dispatches(store, "dead")
-    assert "routes[0].parameters.TEAM" in dead["last_error"]
-    assert "has no attribute 'team'" in dead["last_error"]
-    assert dead["last_reason"] == "invalid_request"
+    assert dead.last_error is not None
+    assert "routes[0].parameters.TEAM" in dead.last_error
+    assert "has no attribute 'team'" in dead.last_error
+    assert dead.last_reason == "invalid_request"
 
 
 def test_alerts_no_route_matches_are_recorded(client: FlaskClient, store: SQLiteStore) -> None:
@@ -304,12 +307,20 @@ def test_bodies_over_the_limit_get_413(
 
     config_data["max_body_bytes"] = 2048
     config = write_config(config_data)
-    client = create_app(config, SQLiteStore(config.store_path)).test_client()
+    store = SQLiteStore(config.store_path)
+    client = create_app(config, store).test_client()
     payload = body("firing-grouped")
     payload["alerts"][0]["annotations"]["description"] = "x" * 4096
     response = post(client, payload)
     assert response.status_code == 413
     assert "limit of 2048 bytes (max_body_bytes)" in response.get_json()["error"]
+    # Counted as a refused webhook.
+    counted = {
+        labels["outcome"]: value
+        for name, labels, value in store.counters()
+        if name == "drift_bridge_notifications_total"
+    }
+    assert counted == {"too_large": 1}
 
 
 def test_a_store_that_cannot_write_answers_503_so_alertmanager_retries(

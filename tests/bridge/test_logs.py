@@ -13,7 +13,7 @@ from bridge.cli import build_parser
 from bridge.logs import configure
 from bridge.store import SQLiteStore
 from bridge.web.app import create_app
-from tests.bridge.conftest import ConfigWriter, auth_headers
+from tests.support.bridge import ConfigWriter, auth_headers
 from tests.support.fixtures import body
 
 FORGED = "2026-11-27 03:00:00,000 INFO bridge.dispatcher: dispatch_id=drb-0 outcome=success"

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from bridge.store import SQLiteStore
 from bridge.web.app import create_app
-from tests.bridge.conftest import ConfigWriter, auth_headers
+from tests.support.bridge import ConfigWriter, auth_headers
 from tests.support.fixtures import body
 
 Payload = dict[str, Any]

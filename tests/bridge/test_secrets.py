@@ -14,8 +14,7 @@ from bridge.config_reader import ConfigError
 from bridge.store import SQLiteStore
 from bridge.web.app import create_app
 from demo.harness.processes import wait_until
-from tests.bridge.conftest import TOKEN, ConfigWriter, auth_headers
-from tests.bridge.running import Running
+from tests.support.bridge import TOKEN, ConfigWriter, Running, auth_headers
 from tests.support.fakes.webhook import FakeWebhook
 from tests.support.fixtures import body
 

@@ -9,7 +9,7 @@ import yaml
 
 from demo.harness.processes import free_port
 from demo.harness.stack import bridge_process
-from tests.bridge.conftest import TOKEN, base_config
+from tests.support.bridge import TOKEN, base_config
 from tests.support.fixtures import body
 from tests.support.slow_clients import Attack
 

@@ -1,26 +1,28 @@
 """The SQLite store's group commit: many intakes, one commit, each one all or nothing."""
 
+import json
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from bridge.payload import AlertStatus
 from bridge.store import SQLiteStore, StoreError
-from bridge.store.records import EpisodeKey, NewEpisode, Requeue
-from bridge.store.sqlite_transaction import SQLiteTransaction
+from bridge.store.records import EpisodeKey, EpisodeOutcome, NewEpisode, Requeue
+from bridge.store.sqlite_transaction import SQLiteTransaction, labels_key
 
 
 def episode(n: int) -> NewEpisode:
     return NewEpisode(
-        EpisodeKey("route", f"fp{n}", "2026-11-25T08:28:11.022000000Z"),
-        {"model": f"m{n}"},
-        "{}",
-        "firing",
-        "cooldown_skipped",
-        None,
-        0,
-        time.time(),
+        key=EpisodeKey("route", f"fp{n}", "2026-11-25T08:28:11.022000000Z"),
+        labels={"model": f"m{n}"},
+        cooldown_key="{}",
+        state=AlertStatus.FIRING,
+        outcome=EpisodeOutcome.COOLDOWN_SKIPPED,
+        dispatch_id=None,
+        notification_id=0,
+        opened_at=time.time(),
     )
 
 
@@ -99,3 +101,20 @@ def test_requeueing_a_dead_dispatch_starts_its_backoff_over(tmp_path: Path) -> N
     assert claimed.attempt - claimed.retry_from == 1
     counters = {name: value for name, _, value in store.counters()}
     assert counters["drift_bridge_dispatch_retries_requested_total"] == 1
+
+
+@pytest.mark.parametrize(
+    ("labels", "stored"),
+    [
+        ({}, "{}"),
+        ({"target": "hook", "outcome": "created"}, '{"outcome":"created","target":"hook"}'),
+        ({"model": "modèle", "team": "机器"}, '{"model":"mod\\u00e8le","team":"\\u673a\\u5668"}'),
+        ({"q": 'a"b\\c'}, '{"q":"a\\"b\\\\c"}'),
+    ],
+)
+def test_counter_and_cooldown_keys_keep_the_text_existing_stores_hold(
+    labels: dict[str, str], stored: str
+) -> None:
+    # Both are compared as text with rows written by earlier versions: the text must not move.
+    assert labels_key(labels) == stored
+    assert labels_key(labels) == json.dumps(dict(sorted(labels.items())), separators=(",", ":"))

@@ -18,8 +18,7 @@ from flask.testing import FlaskClient
 from bridge.store import SQLiteStore
 from bridge.web.app import create_app
 from demo.harness.processes import wait_until
-from tests.bridge.conftest import ConfigWriter, auth_headers
-from tests.bridge.running import Running
+from tests.support.bridge import ConfigWriter, Running, auth_headers
 from tests.support.fixtures import body
 from tests.support.store_faults import SmallDisk, StoreFaults
 

@@ -11,7 +11,7 @@ import yaml
 from bridge.cli import main
 from demo.harness.processes import free_port, wait_until
 from demo.harness.stack import alertmanager_process, bridge_process
-from tests.bridge.conftest import TOKEN, base_config
+from tests.support.bridge import TOKEN, base_config
 from tests.support.receiver import webhook_receiver
 
 MODELS = ["churn-classifier", "fraud-detector", "ranker"]

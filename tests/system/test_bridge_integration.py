@@ -20,7 +20,7 @@ from demo.harness.stack import (
     render_prometheus,
     render_rules,
 )
-from tests.bridge.conftest import TOKEN, base_config
+from tests.support.bridge import TOKEN, base_config
 from tests.support.fixtures import body
 from tests.support.receiver import Recorder, webhook_receiver
 

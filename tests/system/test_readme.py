@@ -53,7 +53,9 @@ def test_the_target_snippets_load_and_build_a_request(
     (alert,) = notification.alerts
     (route,) = config.routes_for(alert.labels)
     prepared = prepare(
-        config, route, alert_variables(alert, notification, route, "drift_score", "drb-x")
+        config,
+        route,
+        alert_variables(alert, notification, route, value_from="drift_score", dispatch_id="drb-x"),
     )
     assert prepared.error is None, prepared.error
     assert prepared.request is not None

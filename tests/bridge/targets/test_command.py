@@ -11,7 +11,7 @@ import pytest
 
 from bridge.targets import DispatchError, FailureReason, Job, Target
 from bridge.targets.command import PASS_THROUGH
-from tests.bridge.targets.builders import alert_variables, make_job, stored, target_from
+from tests.support.targets import alert_variables, make_job, stored, target_from
 
 # Writes its environment and arguments as JSON to the file named by its first argument.
 DUMP = (

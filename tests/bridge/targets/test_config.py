@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from bridge.targets import TARGET_TYPES
-from tests.bridge.targets.builders import problems_of, target_from
+from tests.support.targets import problems_of, target_from
 
 
 @pytest.fixture

@@ -11,9 +11,8 @@ import requests
 from bridge import __version__
 from bridge.targets import DispatchError, FailureReason
 from bridge.targets.github import GitHubTarget
-from tests.bridge.targets.builders import make_job, stored, target_from
-from tests.bridge.targets.conftest import GITHUB_TOKEN
 from tests.support.fakes.github import FakeGitHub
+from tests.support.targets import GITHUB_TOKEN, make_job, stored, target_from
 
 DISPATCHES = "/repos/acme/models/actions/workflows/retrain.yml/dispatches"
 

@@ -9,9 +9,15 @@ from typing import Any
 import pytest
 
 from bridge.targets import DispatchError, FailureReason, Target
-from tests.bridge.targets.builders import make_job, stored, target_from
-from tests.bridge.targets.conftest import BUILD_TOKEN, JENKINS_PASSWORD, JENKINS_TOKEN
 from tests.support.fakes.jenkins import FakeJenkins
+from tests.support.targets import (
+    BUILD_TOKEN,
+    JENKINS_PASSWORD,
+    JENKINS_TOKEN,
+    make_job,
+    stored,
+    target_from,
+)
 
 
 def jenkins_target(fake: FakeJenkins, secrets: Path, **overrides: Any) -> Target:

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from bridge.targets import DispatchError, FailureReason, Target
-from tests.bridge.targets.builders import make_job, target_from
 from tests.support.fakes.server import FakeServer
+from tests.support.targets import make_job, target_from
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from bridge.targets import DispatchError, FailureReason, Target
-from tests.bridge.targets.builders import make_job, stored, target_from
 from tests.support.fakes.webhook import FakeWebhook
+from tests.support.targets import make_job, stored, target_from
 
 
 def webhook_target(fake: FakeWebhook, **settings: Any) -> Target:

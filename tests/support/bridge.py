@@ -1,6 +1,9 @@
-"""Fixtures for bridge tests: a config file on disk, the app, its store, a test client."""
+"""Bridge test plumbing: a config file on disk, the app, its store, a test client (fixtures,
+registered in tests/conftest.py), and a bridge running in the test's process (:class:`Running`).
+"""
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +13,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from bridge.config import BridgeConfig, load_config
+from bridge.dispatcher import Dispatcher
 from bridge.store import SQLiteStore
+from bridge.store.opening import open_store
 from bridge.web.app import create_app
+from demo.harness.processes import wait_until
+from tests.support.fixtures import body
 
 TOKEN = "s3cret-token"  # the token in the captured fixtures' headers
 
@@ -94,3 +101,50 @@ def client(app: Flask) -> FlaskClient:
 
 def auth_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKEN}"}
+
+
+class Running:
+    """An app with a running dispatcher, over a store; stopped at the end of the test."""
+
+    def __init__(self, config: BridgeConfig) -> None:
+        self.config = config
+        self.store = open_store(config.store)
+        self.dispatcher = Dispatcher(self.store, config)
+        self.client: FlaskClient = create_app(config, self.store, self.dispatcher).test_client()
+
+    def __enter__(self) -> "Running":
+        self.dispatcher.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.dispatcher.stop(timeout=5)
+        self.store.close()
+
+    def fire(self, name: str = "firing-single-bearer") -> str:
+        response = self.client.post("/alerts", json=body(name), headers=auth_headers())
+        assert response.status_code == 200
+        dispatch_id: str = response.get_json()["alerts"][0]["dispatch_id"]
+        return dispatch_id
+
+    def trail(self, dispatch_id: str) -> dict[str, Any]:
+        response = self.client.get(f"/api/dispatches/{dispatch_id}", headers=auth_headers())
+        assert response.status_code == 200
+        trail: dict[str, Any] = response.get_json()
+        return trail
+
+    def wait_state(self, dispatch_id: str, state: str, timeout: float = 10) -> dict[str, Any]:
+        def probe() -> dict[str, Any] | None:
+            trail = self.trail(dispatch_id)
+            return trail if trail["state"] == state else None
+
+        return wait_until(
+            probe,
+            timeout,
+            f"dispatch {dispatch_id} to be {state}",
+            interval=0.05,
+        )
+
+
+def seconds(iso: str) -> float:
+    """An RFC 3339 time from the audit API as Unix seconds."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()

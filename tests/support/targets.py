@@ -1,12 +1,20 @@
-"""Targets built from config the way the bridge builds them, and jobs that look like real alerts."""
+"""Target test plumbing: targets built from config the way the bridge builds them, jobs that look
+like real alerts, and the fake servers and secret files target tests start from (fixtures,
+registered in tests/conftest.py).
+"""
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bridge.config_reader import Reader
 from bridge.targets import Job, Request, Target, build_target
+from tests.support.fakes.github import FakeGitHub
+from tests.support.fakes.jenkins import FakeJenkins
+from tests.support.fakes.webhook import FakeWebhook
 
 
 def target_from(settings: Mapping[str, Any], name: str = "t") -> Target:
@@ -67,3 +75,56 @@ def stored(request: Request) -> Request:
     """The request as it comes back from the audit trail: through JSON."""
     result: Request = json.loads(json.dumps(request))
     return result
+
+
+JENKINS_TOKEN = "11d0c0ffee0123456789abcdef"
+JENKINS_PASSWORD = "correct horse battery staple"
+BUILD_TOKEN = "build-token-42"
+GITHUB_TOKEN = "github_pat_11AAAAAAA0fakefakefake"
+
+
+@pytest.fixture
+def jenkins() -> Iterator[FakeJenkins]:
+    """A Jenkins under /jenkins with users bot (API token) and alice (password), and ml/retrain."""
+    with FakeJenkins(context_path="/jenkins") as fake:
+        fake.add_user("bot", api_token=JENKINS_TOKEN)
+        fake.add_user("alice", password=JENKINS_PASSWORD)
+        fake.add_job("ml/retrain", {"MODEL": "", "DISPATCH_ID": ""}, token=BUILD_TOKEN)
+        yield fake
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    """GitHub with acme/models and its retrain.yml workflow (inputs model, dispatch_id)."""
+    with FakeGitHub(token=GITHUB_TOKEN) as fake:
+        fake.add_workflow(
+            "acme",
+            "models",
+            "retrain.yml",
+            inputs=None,
+            run_name="retrain {dispatch_id}",
+            refs=("main", "release/churn"),
+        )
+        yield fake
+
+
+@pytest.fixture
+def webhook() -> Iterator[FakeWebhook]:
+    """A generic endpoint answering 200."""
+    with FakeWebhook() as fake:
+        yield fake
+
+
+@pytest.fixture
+def secrets_dir(tmp_path: Path) -> Path:
+    """Every secret the tests use, one file each."""
+    for name, value in {
+        "jenkins-token": JENKINS_TOKEN,
+        "jenkins-password": JENKINS_PASSWORD,
+        "build-token": BUILD_TOKEN,
+        "github-token": GITHUB_TOKEN,
+        "webhook-token": "webhook-bearer-secret",
+        "webhook-password": "webhook-basic-secret",
+    }.items():
+        write_secret(tmp_path, name, value)
+    return tmp_path
