@@ -20,7 +20,7 @@ from typing import Any
 
 from gunicorn.workers.base import Worker
 from waitress import wasyncore
-from waitress.server import create_server
+from waitress.server import BaseWSGIServer, create_server
 
 # Connections one worker keeps open at most (idle and slow ones included); more wait in the
 # listen backlog. Bounded by the file descriptors the process may open.
@@ -87,7 +87,11 @@ class WaitressWorker(Worker):  # type: ignore[misc]
                 break
             time.sleep(1.0)
         # Stop accepting: the other workers (and the next generation) take new connections.
-        server.accepting = False
+        listeners: list[Any] = [
+            obj for obj in list(self._map.values()) if isinstance(obj, BaseWSGIServer)
+        ]
+        for listener in listeners:
+            listener.accepting = False
         deadline = time.monotonic() + max(1.0, self.cfg.graceful_timeout - 5)
         tasks = server.task_dispatcher
         while (tasks.queue or tasks.active_count) and time.monotonic() < deadline:
@@ -97,4 +101,4 @@ class WaitressWorker(Worker):  # type: ignore[misc]
         time.sleep(0.2)
         tasks.shutdown(cancel_pending=True, timeout=1)
         # The loop ends when its map is empty; closing it from the loop's own thread.
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(self._map))
+        listeners[0].trigger.pull_trigger(lambda: wasyncore.close_all(self._map))
