@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from bridge.config import BridgeConfig, WorkerClass
 from bridge.dispatcher import Dispatcher
@@ -41,6 +42,18 @@ def build_app(config: BridgeConfig) -> Flask:
     # ~100 ms without, ~25 ms with).
     gc.freeze()
     return app
+
+
+class _BridgeLogger(Logger):  # type: ignore[misc]
+    """gunicorn's own lines through the bridge's handler: the same format (text or JSON)."""
+
+    def setup(self, cfg: Any) -> None:
+        """gunicorn's setup, then its handlers removed: its records go to the root logger."""
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+            logger.propagate = True
 
 
 def _worker_exit(_server: Any, worker: Any) -> None:
@@ -77,6 +90,7 @@ class BridgeServer(BaseApplication):  # type: ignore[misc]
             # Our own log lines carry everything; gunicorn's access log would repeat them.
             "accesslog": None,
             "errorlog": "-",
+            "logger_class": _BridgeLogger,
         }
         # gunicorn 27+ opens a control socket under $HOME by default; two bridges on one
         # machine would fight over it, and nothing here uses it.

@@ -4,15 +4,18 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask.testing import FlaskClient
 
 from bridge.cli import build_parser
 from bridge.logs import configure
 from bridge.store import SQLiteStore
 from bridge.web.app import create_app
+from demo.harness.processes import Process, free_port, venv_script
 from tests.support.bridge import ConfigWriter, auth_headers
 from tests.support.fixtures import body
 
@@ -94,3 +97,30 @@ def test_json_logs_are_one_object_per_line_with_the_message_escaped(
     assert "\\u202e" in decision["message"]
     assert "\u202e" not in stream.getvalue()
     assert set(decision) == {"time", "level", "logger", "message"}
+
+
+@pytest.mark.integration
+def test_serve_with_json_logs_writes_only_json_lines_gunicorns_included(
+    write_config: ConfigWriter, config_data: dict[str, Any], tmp_path: Path
+) -> None:
+    port = free_port()
+    config_data["listen_address"] = f"127.0.0.1:{port}"
+    config = write_config(config_data)
+    argv = [
+        venv_script("drift-bridge"),
+        "--log.format=json",
+        "serve",
+        f"--config.file={config.file}",
+    ]
+    with Process("bridge", argv, tmp_path) as bridge:
+        bridge.wait_http(f"http://127.0.0.1:{port}/readyz")
+        data = body("firing-single-bearer")
+        data["alerts"][0]["fingerprint"] = f"b78f\n{FORGED}"
+        requests.post(
+            f"http://127.0.0.1:{port}/alerts", json=data, headers=auth_headers(), timeout=10
+        ).raise_for_status()
+    lines = [line for line in bridge.logs().splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # every line is one JSON object
+    loggers = {entry["logger"] for entry in entries}
+    assert "gunicorn.error" in loggers
+    assert "bridge.intake" in loggers
