@@ -94,9 +94,11 @@ def test_readiness_writes_to_the_store_and_fails_while_it_cannot(
     assert store_up(client) == "drift_bridge_store_up 1.0"
 
 
-def test_a_store_file_removed_while_running_gets_503_until_it_is_back(
-    write_config: ConfigWriter, config_data: dict[str, Any], tmp_path: Path
+@pytest.mark.parametrize("removal", ["the files", "the directory (rm -rf)"])
+def test_a_store_removed_while_running_gets_503_until_it_is_back(
+    write_config: ConfigWriter, config_data: dict[str, Any], tmp_path: Path, removal: str
 ) -> None:
+    config_data["store"]["path"] = "state/bridge.db"
     config = write_config(config_data)
     store = SQLiteStore(config.store_path)
     client = create_app(config, store).test_client()
@@ -104,13 +106,17 @@ def test_a_store_file_removed_while_running_gets_503_until_it_is_back(
     backup = tmp_path / "backup.db"
     with sqlite3.connect(config.store_path) as source, sqlite3.connect(backup) as copy:
         source.backup(copy)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{config.store_path}{suffix}").unlink(missing_ok=True)
+    if removal == "the files":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{config.store_path}{suffix}").unlink(missing_ok=True)
+    else:
+        shutil.rmtree(config.store_path.parent)
     # Written to an unlinked file, these were lost at the next restart.
     assert post(client, 2) == 503
     problem = client.get("/readyz").get_json()["checks"]["store"]
     assert f"store {config.store_path}: the file is missing" in problem
     assert not config.store_path.exists(), "the bridge must not create an empty store in its place"
+    config.store_path.parent.mkdir(exist_ok=True)
     shutil.copy(backup, config.store_path)
     recovers(client, 3)
     assert notifications(config.store_path) == 2
