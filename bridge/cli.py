@@ -9,10 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bridge import __version__
+from bridge import __version__, logs
 from bridge.config import BridgeConfig, load_config
 from bridge.config_reader import ConfigError
-from bridge.store import SQLiteStore, StoreError
+from bridge.store import StoreError
+from bridge.store.opening import open_store
+from bridge.targets.command import CommandTarget
 from bridge.targets.github import GitHubTarget
 from bridge.targets.github_runs import run_name_problem
 
@@ -44,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         default="info",
     )
+    parser.add_argument(
+        "--log.format",
+        dest="log_format",
+        choices=list(logs.FORMATS),
+        default="text",
+        help="text (default) or json: one object per line, for Loki or ELK",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="run the bridge (gunicorn)")
     _add_config(serve)
@@ -54,11 +63,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check = commands.add_parser("check-config", help="validate a config file; list every problem")
     _add_config(check)
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="warnings are errors (e.g. a command target's program missing on this machine)",
+    )
     replay = commands.add_parser(
         "replay", help="show the routes and exact requests a webhook payload would cause"
     )
     replay.add_argument("payload", type=Path, help="a webhook body (JSON), or a captured request")
     _add_config(replay)
+    migrate = commands.add_parser(
+        "migrate", help="create or upgrade the store's schema (serve also does it at start)"
+    )
+    _add_config(migrate)
     dispatches = commands.add_parser("dispatches", help="list, show and retry dispatches")
     _add_config(dispatches)
     actions = dispatches.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -82,32 +100,85 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from bridge.server import BridgeServer
 
     config = load_config(args.config_file, listen_address=args.listen)
-    # Open (and create) the store once here so that a bad path stops start-up with its reason.
-    SQLiteStore(config.store_path).close()
+    # Open the store once here, creating or upgrading its schema, so that a bad path, an
+    # unreachable database or a schema newer than this release stops start-up with its reason.
+    open_store(config.store).close()
     log.info(
         "drift-bridge %s: config %s, store %s, %d route(s), %d target(s)",
         __version__,
         config.file,
-        config.store_path,
+        config.store.display,
         len(config.routes),
         len(config.targets),
     )
+    for warning in _warnings(config):
+        log.warning("%s", warning)
     BridgeServer(config, args.log_level).run()
     return 0
 
 
+def _warnings(config: BridgeConfig) -> list[str]:
+    """What may fail later, though the file is valid (checked on this machine)."""
+    warnings = []
+    for name, target in config.targets.items():
+        if isinstance(target, CommandTarget):
+            problem = target.program_problem()
+            if problem is not None:
+                warnings.append(
+                    f"{config.file}: targets.{name}.command[0]: {problem}; every dispatch to it "
+                    "would fail (it may exist only on the serving host)"
+                )
+    return warnings
+
+
 def _cmd_check_config(args: argparse.Namespace) -> int:
     config = _load(args)
+    warnings = _warnings(config)
+    if args.strict and warnings:
+        raise ConfigError(warnings)
     dry = " (dry run)" if config.dry_run else ""
     print(
         f"{config.file}: OK{dry}: {len(config.routes)} route(s), {len(config.targets)} "
-        f"target(s), store {config.store_path}"
+        f"target(s), store {config.store.display}"
     )
     for route in config.routes:
         matchers = ", ".join(str(m) for m in route.matchers) or "every alert"
         print(f"  route {route.name}: {matchers} -> {route.target}")
+    if config.alertmanager is None:
+        print(
+            "  note: truncated alerts (max_alerts) will not be fetched: set alertmanager.url to "
+            "fetch the alerts a notification leaves out (else they are only counted)"
+        )
+    else:
+        print(f"  truncated alerts (max_alerts) are fetched from {config.alertmanager.url}")
+    for warning in warnings:
+        print(f"warning: {warning}")
+    # Not errors even with --strict: the workflow file is often elsewhere.
     for warning in _run_name_warnings(config):
-        print(f"  warning: {warning}")
+        print(f"warning: {warning}")
+    return 0
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from bridge.store.migrations import latest
+    from bridge.store.opening import migrations_for
+
+    config = _load(args)
+    before = time.monotonic()
+    store = open_store(config.store, migrate=False)
+    try:
+        applied = store.migrate()
+    finally:
+        store.close()
+    code = latest(migrations_for(config.store))
+    if applied:
+        steps = ", ".join(str(version) for version in applied)
+        print(
+            f"store {config.store.display}: upgraded to schema version {code} (applied {steps})"
+            f" in {time.monotonic() - before:.1f}s"
+        )
+    else:
+        print(f"store {config.store.display}: schema version {code}, up to date")
     return 0
 
 
@@ -153,7 +224,8 @@ def _read_payload(path: Path) -> Any:
 def _cmd_replay(args: argparse.Namespace) -> int:
     from bridge.replay import replay
 
-    config = _load(args)
+    # It sends nothing: the secret files of the serving host need not exist here.
+    config = load_config(args.config_file, check_secrets=False)
     print(json.dumps(replay(config, _read_payload(args.payload)), indent=2))
     return 0
 
@@ -163,7 +235,7 @@ def _cmd_dispatches(args: argparse.Namespace) -> int:
     from bridge.web.audit import summary_json, trail_json
 
     config = _load(args)
-    store = SQLiteStore(config.store_path)
+    store = open_store(config.store)
     if args.action == "list":
         rows = store.list_dispatches(args.state, None, args.limit, 0)
         for row in map(summary_json, rows):
@@ -197,16 +269,16 @@ _COMMANDS = {
     "check-config": _cmd_check_config,
     "replay": _cmd_replay,
     "dispatches": _cmd_dispatches,
+    "migrate": _cmd_migrate,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``drift-bridge``; returns the exit status."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # As logging.basicConfig: a process that set up logging already (a test runner) keeps it.
+    if not logging.getLogger().handlers:
+        logs.configure(args.log_level, args.log_format)
     try:
         return _COMMANDS[args.command](args)
     except ConfigError as err:

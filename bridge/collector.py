@@ -22,6 +22,7 @@ from bridge import __version__, metrics
 from bridge.config import BridgeConfig
 from bridge.metrics import DispatchOutcome, EpisodeOutcome, NotificationOutcome, RetrainingResult
 from bridge.store import Store, StoreError
+from bridge.store.pruning import Table
 from bridge.store.records import AttemptOutcome, Decision
 
 
@@ -37,19 +38,25 @@ class BridgeCollector(Collector):
         info = GaugeMetricFamily(metrics.BUILD_INFO, "Version of the bridge.", labels=["version"])
         info.add_metric([__version__], 1)
         yield info
-        up = GaugeMetricFamily(metrics.STORE_UP, "1 when the store answered this scrape.")
+        up = GaugeMetricFamily(
+            metrics.STORE_UP, "1 when the store could record (a write) at this scrape."
+        )
+        try:
+            # A write, as an intake's: reads succeed on a read-only or full disk.
+            self._store.ping()
+            up.add_metric([], 1)
+        except StoreError:
+            up.add_metric([], 0)
+        yield up
         try:
             values = self._read_counters()
             outbox = self._store.outbox(time.time())
         except StoreError:
-            up.add_metric([], 0)
-            yield up
             return
-        up.add_metric([], 1)
-        yield up
         yield from self._counters(values)
         yield from self._latency(values)
         yield from self._runs(values)
+        yield _commit_batches(values)
         yield GaugeMetricFamily(
             metrics.OUTBOX_PENDING,
             "Dispatches waiting to be sent (or being sent).",
@@ -101,7 +108,10 @@ class BridgeCollector(Collector):
                     (("outcome", ended.value), ("route", route.name)), 0.0
                 )
         values[metrics.TRUNCATED_ALERTS_TOTAL].setdefault((), 0.0)
+        values[metrics.TRUNCATED_ALERTS_FETCHED_TOTAL].setdefault((), 0.0)
         values[metrics.DISPATCH_RETRIES_REQUESTED_TOTAL].setdefault((), 0.0)
+        for table in Table:
+            values[metrics.STORE_PRUNED_ROWS_TOTAL].setdefault((("table", table.value),), 0.0)
         return values
 
     def _counters(
@@ -174,3 +184,20 @@ class BridgeCollector(Collector):
                 sums.get((("route", route), ("target", target)), 0.0),
             )
         yield family
+
+
+def _commit_batches(values: dict[str, dict[tuple[tuple[str, str], ...], float]]) -> Metric:
+    family = HistogramMetricFamily(
+        metrics.STORE_COMMIT_BATCH_SIZE,
+        "Intakes committed together in one transaction (group commit).",
+    )
+    counts = {
+        dict(k)["le"]: v for k, v in values.get(metrics.STORE_COMMIT_BATCH_BUCKET, {}).items()
+    }
+    family.add_metric(
+        [],
+        [(repr(bound), counts.get(repr(bound), 0.0)) for bound in metrics.COMMIT_BATCH_BUCKETS]
+        + [("+Inf", counts.get("+Inf", 0.0))],
+        values.get(metrics.STORE_COMMIT_BATCH_SUM, {}).get((), 0.0),
+    )
+    return family

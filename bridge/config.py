@@ -12,11 +12,15 @@ from typing import Any
 
 import yaml
 
+from bridge.alertmanager import AlertmanagerAPI
+from bridge.alertmanager import from_config as alertmanager_from_config
 from bridge.backoff import BackoffPolicy
 from bridge.config_reader import ConfigError, Reader
 from bridge.credentials import Secret, read_secret
 from bridge.listen import DEFAULT_LISTEN_ADDRESS, listen_host, listens_on_loopback
 from bridge.matchers import Matcher, matches_all
+from bridge.retention import RetentionSettings, read_retention
+from bridge.store.settings import StoreSettings, read_store
 from bridge.targets import Target, build_target
 from bridge.templating import Template, TemplateError
 
@@ -40,6 +44,16 @@ class OnResolve(StrEnum):
     DISPATCH = "dispatch"  # also dispatch once more, with status resolved
 
 
+class WorkerClass(StrEnum):
+    """How each server process serves (``worker_class``)."""
+
+    # Reads whole requests in an event loop before a thread runs the app: slow or idle
+    # clients cannot hold the threads (bench/slow_clients.py).
+    WAITRESS = "waitress"
+    # gunicorn's own, the server before: only behind a proxy that buffers requests.
+    GTHREAD = "gthread"
+
+
 @dataclass(frozen=True)
 class AuthConfig:
     """How Alertmanager authenticates to ``/alerts`` (and callers to ``/api``)."""
@@ -59,6 +73,7 @@ class ServerConfig:
     threads: int = 8
     max_body_bytes: int = 1024 * 1024
     allow_unauthenticated: bool = False
+    worker_class: WorkerClass = WorkerClass.WAITRESS
 
 
 @dataclass(frozen=True)
@@ -134,18 +149,26 @@ class BridgeConfig:
     file: Path
     server: ServerConfig
     auth: AuthConfig
-    store_path: Path
+    store: StoreSettings
     dispatch: DispatchConfig
     targets: dict[str, Target]
     routes: tuple[Route, ...]
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     dry_run: bool = False
     follow: FollowConfig = field(default_factory=FollowConfig)
     # The annotation (or, failing that, label) whose value templates see as ``value``.
     value_from: str = DEFAULT_VALUE_FROM
+    # Where alerts left out of a notification (max_alerts) are fetched; None: they are not.
+    alertmanager: "AlertmanagerAPI | None" = None
 
     def route(self, name: str) -> Route | None:
         """The route called ``name``, if the config has one (names are unique)."""
         return next((route for route in self.routes if route.name == name), None)
+
+    @property
+    def store_path(self) -> Path:
+        """The SQLite file (the default store; unused when ``store.url`` names PostgreSQL)."""
+        return self.store.path
 
     def routes_for(self, labels: Mapping[str, str]) -> list[Route]:
         """The routes an alert with ``labels`` takes: the first match, and more with continue."""
@@ -158,10 +181,13 @@ class BridgeConfig:
         return chosen
 
 
-def load_config(path: Path, listen_address: str | None = None) -> BridgeConfig:
+def load_config(
+    path: Path, listen_address: str | None = None, check_secrets: bool = True
+) -> BridgeConfig:
     """Read and validate ``path``; raise ConfigError listing every problem.
 
     ``listen_address`` (from the command line) replaces the file's before validation.
+    ``check_secrets=False`` (for commands that send nothing) skips reading the secret files.
     """
     try:
         text = path.read_text()
@@ -173,13 +199,13 @@ def load_config(path: Path, listen_address: str | None = None) -> BridgeConfig:
         raise ConfigError([f"{path}: not valid YAML: {err}"]) from None
     if listen_address is not None and isinstance(data, dict):
         data = {**data, "listen_address": listen_address}
-    return parse_config(data, path)
+    return parse_config(data, path, check_secrets)
 
 
-def parse_config(data: Any, path: Path) -> BridgeConfig:
+def parse_config(data: Any, path: Path, check_secrets: bool = True) -> BridgeConfig:
     """Validate an already parsed document that came from ``path``."""
     problems: list[str] = []
-    root = Reader(data, str(path), problems)
+    root = Reader(data, str(path), problems, check_secrets=check_secrets)
     server = _server(root)
     auth = _auth(root.child("auth"))
     if auth.type == AuthType.NONE and not server.allow_unauthenticated:
@@ -190,9 +216,7 @@ def parse_config(data: Any, path: Path) -> BridgeConfig:
                 f"is required when listening on {server.listen_address} (not loopback); set "
                 "auth, or allow_unauthenticated: true if something in front authenticates",
             )
-    store = root.child("store")
-    store_path = Path(store.file_path("path", "drift-bridge.db"))
-    store.reject_unknown()
+    store = read_store(root.child("store"))
     dispatch = _dispatch(root.child("dispatch"))
     targets = {}
     declared = set()
@@ -209,13 +233,15 @@ def parse_config(data: Any, path: Path) -> BridgeConfig:
         file=path,
         server=server,
         auth=auth,
-        store_path=store_path,
+        store=store,
+        retention=read_retention(root.child("retention")),
         dispatch=dispatch,
         targets=targets,
         routes=routes,
         dry_run=root.boolean("dry_run", False),
         follow=_follow(root.child("follow")),
         value_from=root.string("value_from", DEFAULT_VALUE_FROM),
+        alertmanager=alertmanager_from_config(root.child("alertmanager")),
     )
     root.reject_unknown()
     if problems:
@@ -236,6 +262,9 @@ def _server(root: Reader) -> ServerConfig:
         threads=root.integer("threads", defaults.threads, minimum=1),
         max_body_bytes=root.integer("max_body_bytes", defaults.max_body_bytes, minimum=1024),
         allow_unauthenticated=root.boolean("allow_unauthenticated", False),
+        worker_class=WorkerClass(
+            root.string("worker_class", defaults.worker_class, choices=list(WorkerClass))
+        ),
     )
 
 

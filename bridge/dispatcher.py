@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bridge.config import DEFAULT_RESULT_TIMEOUT, DEFAULT_VERIFY_WITHIN, BridgeConfig, Route
+from bridge.credentials import redact, redact_values
 from bridge.store import Store, StoreError
 from bridge.store.records import AttemptOutcome, AttemptRecord, ClaimedDispatch
 from bridge.store.run_records import NewRun
@@ -32,6 +33,9 @@ from bridge.targets import DispatchError, FailureReason
 from bridge.targets.base import FollowsRuns, Locator
 
 log = logging.getLogger(__name__)
+
+# When stopping, an attempt that could not be recorded yet is given this long more (seconds).
+_RECORD_WHEN_STOPPING = 10.0
 
 
 class Dispatcher:
@@ -63,7 +67,8 @@ class Dispatcher:
         self._in_flight: set[str] = set()
 
     def start(self) -> None:
-        """Start the background loop."""
+        """Start the background loop; dispatches other processes create wake it too."""
+        self._store.watch_outbox(self.wake)
         self._thread = threading.Thread(target=self._loop, name="dispatcher", daemon=True)
         self._thread.start()
 
@@ -127,10 +132,12 @@ class Dispatcher:
         while not self._stopping.is_set():
             self._wake.clear()
             try:
-                claimed = self.run_once()
+                # Renewals first: after the store was unwritable for longer than a lease, the
+                # attempts held in flight take their leases back before anything is claimed.
                 if self._clock() - last_renewal > lease / 3:
                     self._renew_leases()
                     last_renewal = self._clock()
+                claimed = self.run_once()
             except StoreError as err:
                 log.error("dispatcher: the store failed, trying again in %gs: %s", poll, err)
                 claimed = []
@@ -148,22 +155,58 @@ class Dispatcher:
     def _attempt(self, dispatch: ClaimedDispatch) -> None:
         try:
             record = self._send(dispatch)
-            try:
-                self._store.finish_attempt(record, self.owner, dispatch.target)
-            except StoreError as err:
-                # The lease expires and another attempt follows: at-least-once, never lost.
-                log.error(
-                    "dispatch_id=%s: could not record attempt %d: %s",
-                    dispatch.id,
-                    dispatch.attempt,
-                    err,
-                )
-                return
-            self._log(dispatch, record)
+            if self._record(dispatch, record):
+                self._log(dispatch, record)
         finally:
             with self._lock:
                 self._in_flight.discard(dispatch.id)
             self._wake.set()
+
+    def _record(self, dispatch: ClaimedDispatch, record: AttemptRecord) -> bool:
+        """Record the attempt, trying again while the store is away (a database restart).
+
+        The dispatch stays in flight meanwhile, so its lease is renewed as soon as the store
+        answers again; given up only when stopping, and then the lease expires and another
+        attempt follows: at least once, never lost.
+        """
+        delay, started = 0.1, time.monotonic()
+        held = False
+        while True:
+            try:
+                self._store.finish_attempt(record, self.owner, dispatch.target)
+            except StoreError as err:
+                # Once, not at every try: an outage of minutes would flood the log.
+                if not held:
+                    log.error(
+                        "dispatch_id=%s target=%s fingerprint=%s: cannot record attempt %d "
+                        "(outcome %s); holding it until the store can be written: %s",
+                        dispatch.id,
+                        dispatch.target,
+                        dispatch.fingerprint,
+                        dispatch.attempt,
+                        record.outcome,
+                        err,
+                    )
+                held = True
+            else:
+                if held:
+                    log.warning(
+                        "dispatch_id=%s: attempt %d recorded after %.1fs on hold",
+                        dispatch.id,
+                        dispatch.attempt,
+                        time.monotonic() - started,
+                    )
+                return True
+            if self._stopping.is_set() and time.monotonic() - started > _RECORD_WHEN_STOPPING:
+                log.error(
+                    "dispatch_id=%s: stopping with attempt %d unrecorded; it is made again "
+                    "after its lease",
+                    dispatch.id,
+                    dispatch.attempt,
+                )
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
     def _send(self, dispatch: ClaimedDispatch) -> AttemptRecord:
         attempt = _Attempt(dispatch, self._clock(), self._clock)
@@ -360,6 +403,7 @@ class _Attempt:
         run: NewRun | None = None,
     ) -> AttemptRecord:
         """The record of this attempt, finished now."""
+        # Whatever a target answered or an error quoted, credentials never reach the store.
         return AttemptRecord(
             dispatch_id=self.dispatch.id,
             attempt=self.dispatch.attempt,
@@ -368,9 +412,9 @@ class _Attempt:
             outcome=outcome,
             reason=reason,
             status=status,
-            message=message,
-            response=response,
-            details=details,
+            message=redact(message),
+            response=None if response is None else redact(response),
+            details=None if details is None else redact_values(details),
             next_attempt_at=next_attempt_at,
             run=run,
         )

@@ -16,9 +16,11 @@ STORE_UP = "drift_bridge_store_up"
 NOTIFICATIONS_TOTAL = "drift_bridge_notifications_total"
 ALERTS_TOTAL = "drift_bridge_alerts_total"
 TRUNCATED_ALERTS_TOTAL = "drift_bridge_truncated_alerts_total"
+TRUNCATED_ALERTS_FETCHED_TOTAL = "drift_bridge_truncated_alerts_fetched_total"
 DISPATCHES_TOTAL = "drift_bridge_dispatches_total"
 DISPATCH_ATTEMPTS_TOTAL = "drift_bridge_dispatch_attempts_total"
 DISPATCH_RETRIES_REQUESTED_TOTAL = "drift_bridge_dispatch_retries_requested_total"
+STORE_PRUNED_ROWS_TOTAL = "drift_bridge_store_pruned_rows_total"
 
 # A histogram, stored as its three kinds of series.
 DISPATCH_LATENCY_SECONDS = "drift_bridge_dispatch_latency_seconds"
@@ -38,6 +40,12 @@ RETRAINING_DURATION_SUM = f"{RETRAINING_DURATION_SECONDS}_sum"
 RETRAINING_DURATION_COUNT = f"{RETRAINING_DURATION_SECONDS}_count"
 # Seconds: retraining jobs take minutes to hours.
 DURATION_BUCKETS = (30.0, 60.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0, 86400.0)
+# A histogram of how many intakes shared one commit (group commit), stored like the latency.
+STORE_COMMIT_BATCH_SIZE = "drift_bridge_store_commit_batch_size"
+STORE_COMMIT_BATCH_BUCKET = f"{STORE_COMMIT_BATCH_SIZE}_bucket"
+STORE_COMMIT_BATCH_SUM = f"{STORE_COMMIT_BATCH_SIZE}_sum"
+STORE_COMMIT_BATCH_COUNT = f"{STORE_COMMIT_BATCH_SIZE}_count"
+COMMIT_BATCH_BUCKETS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 
 # Gauges, read from the outbox at each scrape.
 OUTBOX_PENDING = "drift_bridge_outbox_pending"
@@ -98,6 +106,10 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Alerts Alertmanager left out of notifications (max_alerts); see its API for them.",
         (),
     ),
+    TRUNCATED_ALERTS_FETCHED_TOTAL: (
+        "Alerts left out of notifications that were fetched from Alertmanager's API and decided.",
+        (),
+    ),
     DISPATCHES_TOTAL: (
         "Dispatches by target and outcome: created, dry_run, succeeded, dead.",
         ("target", "outcome"),
@@ -119,5 +131,10 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Drift episodes judged once their retraining finished, by route and outcome "
         "(resolved_after_retraining, drift_persisted, retraining_failed).",
         ("route", "outcome"),
+    ),
+    STORE_PRUNED_ROWS_TOTAL: (
+        "Records deleted by retention, by table (notifications, decisions, episodes, "
+        "dispatches, attempts).",
+        ("table",),
     ),
 }

@@ -5,8 +5,10 @@ pytest_plugins = [
     "tests.support.closed_loop",
     "tests.support.exporter",
     "tests.support.kubernetes",
+    "tests.support.postgres",
     "tests.support.pushgateway",
     "tests.support.spark",
+    "tests.support.store_faults",
     "tests.support.targets",
     "tests.support.tiers",
 ]

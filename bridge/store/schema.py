@@ -1,6 +1,10 @@
-"""The SQLite schema. Times are Unix seconds (REAL); JSON columns hold objects as text."""
+"""The SQLite schema, as numbered migrations. Times are Unix seconds (REAL); JSON columns hold
+objects as text. Version 1 is the schema of release 0.1, which created it in one script.
+"""
 
-SCHEMA_VERSION = 1
+import sqlite3
+
+from bridge.store.migrations import Migration
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -96,8 +100,18 @@ CREATE TABLE IF NOT EXISTS attempts (
 );
 CREATE INDEX IF NOT EXISTS attempts_dispatch ON attempts (dispatch_id);
 
--- Each attempt as it is leased (issue 11): an attempt leased but never recorded was lost with
--- its process, and its outcome is unknown.
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (name, labels)
+);
+"""
+
+# Issue 11: each attempt as it is leased, and the run each dispatch started.
+RUNS = """
+-- Each attempt as it is leased: one leased but never recorded was lost with its process, and
+-- its outcome is unknown.
 CREATE TABLE IF NOT EXISTS attempt_claims (
     dispatch_id TEXT NOT NULL REFERENCES dispatches (id),
     attempt INTEGER NOT NULL,
@@ -106,8 +120,7 @@ CREATE TABLE IF NOT EXISTS attempt_claims (
     PRIMARY KEY (dispatch_id, attempt)
 );
 
--- One retraining run per dispatch, followed to its result (issue 11; a new table, so stores
--- created before it gain it on start-up).
+-- One retraining run per dispatch, followed to its result.
 CREATE TABLE IF NOT EXISTS runs (
     dispatch_id TEXT PRIMARY KEY REFERENCES dispatches (id),
     route TEXT NOT NULL,
@@ -142,11 +155,32 @@ CREATE TABLE IF NOT EXISTS runs (
     updated_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_due ON runs (state, next_poll_at);
-
-CREATE TABLE IF NOT EXISTS counters (
-    name TEXT NOT NULL,
-    labels TEXT NOT NULL,
-    value REAL NOT NULL,
-    PRIMARY KEY (name, labels)
-);
 """
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "the tables of release 0.1", SCHEMA),
+    Migration(
+        2,
+        "indexes for retention (oldest rows first)",
+        """
+CREATE INDEX IF NOT EXISTS notifications_received ON notifications (received_at);
+CREATE INDEX IF NOT EXISTS decisions_notification ON decisions (notification_id);
+CREATE INDEX IF NOT EXISTS attempts_finished ON attempts (finished_at);
+CREATE INDEX IF NOT EXISTS episodes_resolved ON episodes (resolved_at) WHERE state = 'resolved';
+CREATE INDEX IF NOT EXISTS episodes_first_notification ON episodes (first_notification_id);
+CREATE INDEX IF NOT EXISTS dispatches_completed ON dispatches (completed_at);
+""",
+    ),
+    # One writer at a time in SQLite: its counters need no shards (PostgreSQL's version 3).
+    Migration(3, "nothing to do in SQLite (PostgreSQL shards its counters)", ""),
+    Migration(4, "retraining runs followed to their result, and attempt leases", RUNS),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+def read_version(conn: sqlite3.Connection) -> int:
+    """The schema version recorded in ``conn``'s file; 0 when it has none yet."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() is None:
+        return 0
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return 0 if row is None else int(row[0])

@@ -16,6 +16,7 @@ from bridge.config import BridgeConfig, load_config
 from bridge.dispatcher import Dispatcher
 from bridge.follower import Follower
 from bridge.store import SQLiteStore
+from bridge.store.opening import open_store
 from bridge.web.app import create_app
 from demo.harness.processes import wait_until
 from tests.support.fixtures import body
@@ -108,7 +109,7 @@ class Running:
 
     def __init__(self, config: BridgeConfig) -> None:
         self.config = config
-        self.store = SQLiteStore(config.store_path)
+        self.store = open_store(config.store)
         self.dispatcher = Dispatcher(self.store, config)
         self.follower = Follower(self.store, config, on_redispatch=self.dispatcher.wake)
         self.client: FlaskClient = create_app(
@@ -123,6 +124,7 @@ class Running:
     def __exit__(self, *exc: object) -> None:
         self.dispatcher.stop(timeout=5)
         self.follower.stop(timeout=5)
+        self.store.close()
 
     def fire(self, name: str = "firing-single-bearer") -> str:
         response = self.client.post("/alerts", json=body(name), headers=auth_headers())
