@@ -24,7 +24,7 @@ import psycopg
 import psycopg_pool
 from psycopg.rows import dict_row
 
-from bridge.store import postgres_outbox, sqlite_audit, sqlite_outbox
+from bridge.store import postgres_outbox, sqlite_audit, sqlite_outbox, sqlite_runs
 from bridge.store.base import OutboxStats, StoreError
 from bridge.store.migrations import pending
 from bridge.store.postgres_listen import OutboxListener
@@ -44,9 +44,11 @@ from bridge.store.records import (
     DispatchTrail,
     Episode,
     EpisodeKey,
+    NewDispatch,
     Requeue,
     RequeueSource,
 )
+from bridge.store.run_records import FailedRun, FollowedRun, ReportedResult, RunUpdate
 from bridge.store.settings import PostgresSettings
 from bridge.store.sqlite_transaction import count_batch
 
@@ -299,7 +301,7 @@ class PostgresStore:
     ) -> list[ClaimedDispatch]:
         """Lease up to ``limit`` dispatches due now (or whose lease expired) for one attempt."""
         with self._outbox_write() as txn:
-            return postgres_outbox.claim_due(txn.pg, now, owner, lease_seconds, limit)
+            return postgres_outbox.claim_due(txn, now, owner, lease_seconds, limit)
 
     def renew_leases(self, owner: str, dispatch_ids: list[str], until: float) -> None:
         """Keep the leases of attempts still in flight."""
@@ -317,6 +319,61 @@ class PostgresStore:
             requeued = sqlite_outbox.requeue(txn, requeue)
             txn.dispatched = requeued
             return requeued
+
+    # --- retraining runs (the SQL is sqlite_runs', but for leasing) ------------------------
+
+    def claim_runs(
+        self, now: float, owner: str, lease_seconds: float, limit: int
+    ) -> list[FollowedRun]:
+        """Lease up to ``limit`` retraining runs due for a look."""
+        if not self._read(sqlite_runs.any_due, now):
+            return []
+        with self._outbox_write() as txn:
+            return postgres_outbox.claim_runs(txn, now, owner, lease_seconds, limit)
+
+    def update_run(self, update: RunUpdate, owner: str) -> bool:
+        """Record one look at a run; False if the lease was lost (nothing recorded)."""
+        with self._outbox_write() as txn:
+            return sqlite_runs.update_run(txn, update, owner)
+
+    def time_out_runs(self, now: float) -> list[str]:
+        """Runs past their result timeout become timed_out; their dispatch ids."""
+        if not self._read(sqlite_runs.any_timed_out, now):
+            return []
+        with self._outbox_write() as txn:
+            return sqlite_runs.time_out_runs(txn, now)
+
+    def settle_episodes(self, now: float) -> int:
+        """Judge episodes whose retraining succeeded (resolved in time, or drift persisted)."""
+        if not self._read(sqlite_runs.any_to_settle, now):
+            return 0
+        with self._outbox_write() as txn:
+            return sqlite_runs.settle_episodes(txn, now)
+
+    def report_result(self, report: ReportedResult) -> dict[str, Any] | None:
+        """Record a result reported by the job (idempotent); None for an unknown dispatch."""
+        with self._outbox_write() as txn:
+            return sqlite_runs.report_result(txn, report)
+
+    def failed_runs(self, route: str, finished_before: float) -> list[FailedRun]:
+        """The route's failed runs finished before then whose episode still fires."""
+        return self._read(sqlite_runs.failed_runs, route, finished_before)
+
+    def add_redispatch(
+        self, failed_dispatch_id: str, new: NewDispatch | None, number: int = 2
+    ) -> bool:
+        """Record dispatch ``number`` of an episode, made by on_failure (None: no more)."""
+        with self._outbox_write() as txn:
+            # add_dispatch marks the transaction, so that replicas hear of the new dispatch.
+            return sqlite_runs.add_redispatch(txn, failed_dispatch_id, new, number)
+
+    def running_runs(self) -> list[tuple[str, str, int]]:
+        """(route, target, runs not finished), for the running gauge."""
+        return self._read(sqlite_runs.running)
+
+    def get_run(self, dispatch_id: str) -> dict[str, Any] | None:
+        """The run of a dispatch, for the audit API."""
+        return self._read(sqlite_runs.run_of, dispatch_id)
 
     def watch_outbox(self, wake: Callable[[], None]) -> None:
         """Call ``wake`` whenever any replica puts a dispatch in the outbox."""

@@ -133,4 +133,51 @@ ALTER TABLE counters DROP CONSTRAINT counters_pkey;
 ALTER TABLE counters ADD PRIMARY KEY (name, labels, shard);
 """,
     ),
+    Migration(
+        4,
+        "retraining runs followed to their result, and attempt leases",
+        """
+CREATE TABLE attempt_claims (
+    dispatch_id TEXT NOT NULL REFERENCES dispatches (id),
+    attempt INTEGER NOT NULL,
+    owner TEXT NOT NULL,
+    claimed_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (dispatch_id, attempt)
+);
+
+CREATE TABLE runs (
+    dispatch_id TEXT PRIMARY KEY REFERENCES dispatches (id),
+    route TEXT NOT NULL,
+    target TEXT NOT NULL,
+    state TEXT NOT NULL,
+    result TEXT,
+    detail TEXT,
+    locator TEXT,
+    external_id TEXT,
+    url TEXT,
+    run_attempt INTEGER,
+    etag TEXT,
+    adopted INTEGER NOT NULL DEFAULT 0,
+    created_at DOUBLE PRECISION NOT NULL,
+    started_at DOUBLE PRECISION,
+    finished_at DOUBLE PRECISION,
+    duration DOUBLE PRECISION,
+    timeout_at DOUBLE PRECISION NOT NULL,
+    verify_within DOUBLE PRECISION NOT NULL,
+    next_poll_at DOUBLE PRECISION,
+    polls INTEGER NOT NULL DEFAULT 0,
+    errors INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    lease_owner TEXT,
+    lease_until DOUBLE PRECISION,
+    model_version TEXT,
+    reported_url TEXT,
+    reported_at DOUBLE PRECISION,
+    episode_outcome TEXT,
+    redispatched_as TEXT,
+    updated_at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX runs_due ON runs (state, next_poll_at);
+""",
+    ),
 )

@@ -100,9 +100,9 @@ class PostgresTransaction(SQLiteTransaction):
         assert row is not None
         return int(row["id"])
 
-    def add_dispatch(self, dispatch: NewDispatch) -> None:
+    def add_dispatch(self, dispatch: NewDispatch, stored_kind: str | None = None) -> None:
         """Put a dispatch in the outbox; replicas hear of it when the transaction commits."""
-        super().add_dispatch(dispatch)
+        super().add_dispatch(dispatch, stored_kind)
         # A dry run or a dispatch that could not be built is never sent: no one to wake.
         self.dispatched = self.dispatched or dispatch.state == DispatchState.PENDING
 

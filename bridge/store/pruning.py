@@ -3,7 +3,8 @@
 What goes, oldest first, and never anything still in use:
 
 - dispatches that finished (succeeded, dead, dry run) before the attempts cut-off, with their
-  attempts; a pending or in-flight dispatch is never touched;
+  attempts, attempt leases and retraining run; a pending or in-flight dispatch is never touched,
+  nor one whose run is still being followed;
 - episodes resolved before the notifications cut-off that have no dispatch left, with their
   decisions; an open (firing) episode is never touched, so its resends stay duplicates;
 - notifications received before the notifications cut-off that no remaining episode began with,
@@ -26,6 +27,8 @@ class Table(StrEnum):
     EPISODES = "episodes"
     DISPATCHES = "dispatches"
     ATTEMPTS = "attempts"
+    ATTEMPT_CLAIMS = "attempt_claims"
+    RUNS = "runs"
 
 
 @dataclass(frozen=True)
@@ -65,12 +68,16 @@ def _delete(txn: _Transaction, table: Table, column: str, ids: list[Any]) -> int
 def _finished_dispatches(txn: _Transaction, cutoffs: Cutoffs, limit: int) -> dict[Table, int]:
     ids = _ids(
         txn.conn,
-        "SELECT id FROM dispatches WHERE state IN ('succeeded', 'dead', 'dry_run')"
-        " AND completed_at < ? ORDER BY completed_at, id LIMIT ?",
+        "SELECT id FROM dispatches d WHERE state IN ('succeeded', 'dead', 'dry_run')"
+        " AND completed_at < ? AND NOT EXISTS (SELECT 1 FROM runs r"
+        " WHERE r.dispatch_id = d.id AND r.state != 'completed')"
+        " ORDER BY completed_at, id LIMIT ?",
         (cutoffs.attempts, limit),
     )
     return {
         Table.ATTEMPTS: _delete(txn, Table.ATTEMPTS, "dispatch_id", ids),
+        Table.ATTEMPT_CLAIMS: _delete(txn, Table.ATTEMPT_CLAIMS, "dispatch_id", ids),
+        Table.RUNS: _delete(txn, Table.RUNS, "dispatch_id", ids),
         Table.DISPATCHES: _delete(txn, Table.DISPATCHES, "id", ids),
     }
 

@@ -2,6 +2,8 @@
 
 import json
 import sqlite3
+from collections.abc import Mapping
+from typing import Any
 
 from bridge import metrics
 from bridge.metrics import DispatchOutcome
@@ -51,7 +53,7 @@ def claim_due(
     ).fetchall()
     return [
         ClaimedDispatch(
-            outcome_unknown=_record_lost_attempts(txn, row, owner, now),
+            outcome_unknown=record_lost_attempts(txn, row, owner, now),
             id=row["id"],
             route=row["route"],
             target=row["target"],
@@ -67,8 +69,8 @@ def claim_due(
     ]
 
 
-def _record_lost_attempts(
-    txn: SQLiteTransaction, claimed: sqlite3.Row, owner: str, now: float
+def record_lost_attempts(
+    txn: SQLiteTransaction, claimed: Mapping[str, Any], owner: str, now: float
 ) -> bool:
     """Record this attempt's lease, and every earlier one never recorded; True if unknown."""
     conn = txn.conn

@@ -22,6 +22,8 @@ from bridge.store.sqlite_transaction import SQLiteTransaction, from_json, to_jso
 _COMPLETED = "completed"
 _SUCCEEDED = RetrainingResult.SUCCEEDED.value
 _WAITING_REPORT = "awaiting_report"
+# The kind of a further dispatch of an episode (a route's on_failure): "firing#2".
+_REDISPATCHED_KIND = "%#%"
 
 
 def add_run(txn: SQLiteTransaction, dispatch_id: str, run: NewRun, now: float) -> None:
@@ -57,7 +59,7 @@ def claim_runs(
         " ORDER BY next_poll_at LIMIT ?)"
         " RETURNING dispatch_id, route, target, state, locator, etag, errors, created_at,"
         " timeout_at, (SELECT e.fingerprint FROM dispatches d JOIN episodes e"
-        " ON e.id = d.episode_id WHERE d.id = dispatch_id) AS fp",
+        " ON e.id = d.episode_id WHERE d.id = runs.dispatch_id) AS fp",
         (owner, now + lease_seconds, now, now, limit),
     ).fetchall()
     return [
@@ -260,13 +262,14 @@ def failed_runs(
     rows = conn.execute(
         "SELECT r.dispatch_id, r.route, d.episode_id, d.context,"
         " (SELECT COUNT(*) FROM dispatches x WHERE x.episode_id = d.episode_id"
-        " AND x.kind LIKE '%#%') AS n"
+        " AND x.kind LIKE ?) AS n"
         " FROM runs r JOIN dispatches d ON d.id = r.dispatch_id"
         " JOIN episodes e ON e.id = d.episode_id"
         " WHERE r.route = ? AND r.state = 'completed' AND r.result != ?"
         " AND r.redispatched_as IS NULL AND e.state = 'firing' AND r.finished_at <= ?"
         " LIMIT ?",
-        (route, _SUCCEEDED, finished_before, limit),
+        # (The pattern as a parameter: PostgreSQL's driver reads a literal % as a placeholder.)
+        (_REDISPATCHED_KIND, route, _SUCCEEDED, finished_before, limit),
     ).fetchall()
     return [
         FailedRun(

@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ from bridge.store.records import (
     NewEpisode,
     Requeue,
 )
+from bridge.store.run_records import NewRun, ReportedResult, RunUpdate
 from bridge.store.settings import StoreSettings
 from tests.support.fixtures import body
 from tests.support.postgres import PostgresCluster
@@ -359,7 +361,8 @@ def test_only_the_lease_holder_moves_a_dispatch_on(store: Store) -> None:
     shown = store.get_dispatch("d1")
     assert shown is not None
     assert shown.summary.state == "sending"
-    assert len(shown.attempts) == 1  # a's attempt is on the record all the same
+    # a's attempt is on the record all the same: as unknown when b took over, then as it ended.
+    assert [a.outcome for a in shown.attempts] == [AttemptOutcome.UNKNOWN, AttemptOutcome.SUCCESS]
 
 
 def test_a_dead_dispatch_is_requeued_once_with_the_new_target(store: Store) -> None:
@@ -576,6 +579,8 @@ def test_retention_prunes_what_is_old_and_finished_and_nothing_in_use(store: Sto
     assert total == {
         Table.DISPATCHES: 2,
         Table.ATTEMPTS: 2,
+        Table.ATTEMPT_CLAIMS: 2,
+        Table.RUNS: 0,
         Table.EPISODES: 2,
         Table.DECISIONS: 3,
         Table.NOTIFICATIONS: 3,
@@ -588,6 +593,158 @@ def test_retention_prunes_what_is_old_and_finished_and_nothing_in_use(store: Sto
         for (name, labels), value in counters(store).items()
         if name == STORE_PRUNED_ROWS_TOTAL
     }
-    assert pruned == {table.value: float(count) for table, count in total.items()}
+    assert pruned == {table.value: float(count) for table, count in total.items() if count}
     # Nothing younger than the cut-offs goes, and pruning again finds nothing.
     assert not any(store.prune(Cutoffs(OLD - 1, OLD - 1), 100).values())
+
+
+# --- retraining runs (issue 11) -------------------------------------------------------------
+
+
+def followed(store: Store, n: int, at: float = 100.0, timeout_at: float = 10_000.0) -> str:
+    """A dispatch whose successful attempt started a run to follow."""
+    dispatch_id = add_dispatch(store, n, created_at=at)
+    [claimed] = store.claim_due(at, "w1", 60, 10)
+    record = replace(
+        attempt(dispatch_id, "success", at),
+        attempt=claimed.attempt,
+        run=NewRun(locator={"run_id": n}, timeout_at=timeout_at, verify_within=60.0),
+    )
+    store.finish_attempt(record, "w1", "hook")
+    return dispatch_id
+
+
+def test_a_run_is_recorded_with_its_attempt_and_leased_for_one_look_at_a_time(
+    store: Store,
+) -> None:
+    dispatch_id = followed(store, 1)
+
+    [run] = store.claim_runs(101.0, "f1", 30, 10)
+    again = store.claim_runs(101.0, "f2", 30, 10)
+
+    assert (run.dispatch_id, run.locator, run.state, run.fingerprint) == (
+        dispatch_id,
+        {"run_id": 1},
+        "queued",
+        "fp1",
+    )
+    assert again == []
+    assert store.running_runs() == [("retrain", "hook", 1)]
+
+
+def test_a_look_moves_the_run_on_and_its_completion_is_counted_once(store: Store) -> None:
+    dispatch_id = followed(store, 1)
+    store.claim_runs(101.0, "f1", 30, 10)
+    running = RunUpdate(dispatch_id, 101.5, 131.5, state="running", etag='W/"a"', started_at=101.0)
+    assert store.update_run(running, "f1")
+    store.claim_runs(132.0, "f1", 30, 10)
+    done = RunUpdate(
+        dispatch_id,
+        140.0,
+        170.0,
+        state="completed",
+        result="failed",
+        detail="failure",
+        finished_at=139.0,
+        duration=38.0,
+    )
+
+    assert not store.update_run(done, "someone-else")  # not the lease holder
+    assert store.update_run(done, "f1")
+    run = store.get_run(dispatch_id)
+    assert run is not None
+    assert (run["state"], run["result"], run["duration"], run["detail"]) == (
+        "completed",
+        "failed",
+        38.0,
+        "failure",
+    )
+    assert run["episode_outcome"] == "retraining_failed"
+    values = counters(store)
+    labels = (("result", "failed"), ("route", "retrain"), ("target", "hook"))
+    assert values[("drift_bridge_retrainings_total", labels)] == 1.0
+    assert (
+        values[
+            (
+                "drift_bridge_episodes_total",
+                (("outcome", "retraining_failed"), ("route", "retrain")),
+            )
+        ]
+        == 1.0
+    )
+    assert store.running_runs() == []
+    assert trail(store, dispatch_id).run is not None
+
+
+def test_a_run_past_its_timeout_is_timed_out_once(store: Store) -> None:
+    dispatch_id = followed(store, 1, timeout_at=200.0)
+
+    assert store.time_out_runs(150.0) == []
+    assert store.time_out_runs(201.0) == [dispatch_id]
+    assert store.time_out_runs(202.0) == []
+    run = store.get_run(dispatch_id)
+    assert run is not None
+    assert run["result"] == "timed_out"
+
+
+def test_a_reported_result_is_idempotent_and_keeps_a_result_seen_first(store: Store) -> None:
+    dispatch_id = followed(store, 1)
+
+    first = store.report_result(ReportedResult(dispatch_id, "succeeded", "v1", None, 150.0, 60.0))
+    second = store.report_result(ReportedResult(dispatch_id, "failed", "v2", "u", 160.0, 60.0))
+
+    assert first is not None
+    assert second is not None
+    run = store.get_run(dispatch_id)
+    assert run is not None
+    assert (run["result"], run["model_version"], run["reported_url"]) == ("succeeded", "v2", "u")
+    assert store.report_result(ReportedResult("nope", "failed", None, None, 1.0, 60.0)) is None
+    assert store.settle_episodes(150.0 + 61.0) == 1  # never resolved: drift persisted
+    run = store.get_run(dispatch_id)
+    assert run is not None
+    assert run["episode_outcome"] == "drift_persisted"
+
+
+def test_an_attempt_lost_with_its_process_is_recorded_and_the_next_knows_it(
+    store: Store,
+) -> None:
+    dispatch_id = add_dispatch(store, 1)
+    [lost] = store.claim_due(100.0, "dead-worker", 10, 10)
+    [next_one] = store.claim_due(111.0, "w2", 10, 10)
+
+    assert not lost.outcome_unknown
+    assert next_one.outcome_unknown
+    [recorded] = trail(store, dispatch_id).attempts
+    assert (recorded.attempt, recorded.outcome) == (1, AttemptOutcome.UNKNOWN)
+    assert recorded.message.startswith("outcome unknown (process died)")
+
+
+def test_a_failed_run_of_a_firing_episode_is_redispatched_once(store: Store) -> None:
+    dispatch_id = followed(store, 1)
+    store.claim_runs(101.0, "f1", 30, 10)
+    store.update_run(
+        RunUpdate(dispatch_id, 102.0, None, state="completed", result="failed", finished_at=102.0),
+        "f1",
+    )
+    [failed] = store.failed_runs("retrain", 200.0)
+    episode_id = failed.episode_id
+    new = NewDispatch(
+        id="d1-again",
+        episode_id=episode_id,
+        kind=AlertStatus.FIRING,
+        route="retrain",
+        target="hook",
+        target_type="webhook",
+        state=DispatchState.PENDING,
+        context_json="{}",
+        request_json='{"url": "http://127.0.0.1:9/hook"}',
+        error=None,
+        reason=None,
+        created_at=200.0,
+        deadline_at=3800.0,
+    )
+
+    assert store.add_redispatch(dispatch_id, new, 2)
+    assert not store.add_redispatch(dispatch_id, new, 2)
+    assert store.failed_runs("retrain", 300.0) == []
+    assert trail(store, "d1-again").summary.kind == AlertStatus.FIRING
