@@ -469,8 +469,107 @@ def bridge_row() -> tuple[builder.Row, list[Panel]]:
     return builder.Row("Retraining (drift-bridge)"), panels
 
 
+def runs_row() -> tuple[builder.Row, list[Panel]]:
+    """The retraining runs the bridge followed to their result, right under the drift."""
+    results = size(
+        timeseries.Panel(),
+        "Retraining results",
+        "Runs the bridge followed to their end, by route, target and result (succeeded, "
+        "failed, cancelled, timed_out); also marked on the time axis of every panel "
+        "(annotation \"Retraining finished\"), next to the drift.",
+        8,
+        12,
+    )
+    results = (
+        results.with_target(
+            query(
+                "sum by (route, target, result) "
+                "(increase(drift_bridge_retrainings_total[$__rate_interval]))",
+                "{{route}} {{target}} {{result}}",
+            )
+        )
+        .decimals(0)
+        .draw_style(GraphDrawStyle.BARS)
+        .fill_opacity(60)
+        .stacking(common.StackingConfig().mode(StackingMode.NORMAL))
+    )
+    running = size(
+        timeseries.Panel(),
+        "Retrainings running",
+        "Runs started and not finished yet (queued or running), by route and target. One that "
+        "stays for hours: see the DriftRetrainingStuck alert.",
+        8,
+        6,
+    )
+    running = running.with_target(
+        query("sum by (route, target) (drift_bridge_retrainings_running)", "{{route}} {{target}}")
+    ).decimals(0)
+    outcomes: stat.Panel = size(
+        stat.Panel(),
+        "Episode outcomes",
+        "How drift episodes ended once their retraining finished: resolved_after_retraining "
+        "(the alert resolved within the route's verify_within), drift_persisted, "
+        "retraining_failed.",
+        8,
+        6,
+    )
+    outcomes = (
+        outcomes.with_target(
+            query("sum by (outcome) (drift_bridge_episodes_total)", "{{outcome}}", instant=True)
+        )
+        .decimals(0)
+        .reduce_options(last_value())
+        .color_mode(BigValueColorMode.VALUE)
+        .graph_mode(BigValueGraphMode.NONE)
+        .text_mode(BigValueTextMode.VALUE_AND_NAME)
+    )
+    bucket = "drift_bridge_retraining_duration_seconds_bucket[$__rate_interval]"
+    duration = size(
+        timeseries.Panel(),
+        "Retraining duration",
+        "How long runs took, as the CI system reports it (Jenkins' duration, a GitHub run's "
+        "start to completion, the command's exit).",
+        8,
+        24,
+    )
+    duration = (
+        duration.with_target(
+            query(f"histogram_quantile(0.5, sum by (le, route) (rate({bucket})))", "{{route}} p50")
+        )
+        .with_target(
+            query(
+                f"histogram_quantile(0.95, sum by (le, route) (rate({bucket})))",
+                "{{route}} p95",
+                "B",
+            )
+        )
+        .unit("s")
+        .span_nulls(True)
+    )
+    return builder.Row("Retraining runs (followed to their result)"), [
+        results,
+        running,
+        outcomes,
+        duration,
+    ]
+
+
+def annotations() -> list[builder.AnnotationQuery]:
+    """Each retraining's end marked on every panel's time axis, next to the drift."""
+    finished = (
+        builder.AnnotationQuery()
+        .name("Retraining finished")
+        .datasource(DATASOURCE)
+        .enable(True)
+        .icon_color("purple")
+        .expr("sum by (route, result) (changes(drift_bridge_retrainings_total[2m])) > 0")
+    )
+    return [finished]
+
+
 ROWS: list[Callable[[], tuple[builder.Row, list[Panel]]]] = [
     drift_row,
+    runs_row,
     real_data_row,
     simulation_row,
     bridge_row,
@@ -522,6 +621,8 @@ def build() -> dict[str, Any]:
     )
     for variable in variables():
         dashboard = dashboard.with_variable(variable)
+    for annotation in annotations():
+        dashboard = dashboard.annotation(annotation)
     for make_row in ROWS:
         row, panels = make_row()
         if row.build().collapsed:
