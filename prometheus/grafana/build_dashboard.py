@@ -476,7 +476,7 @@ def runs_row() -> tuple[builder.Row, list[Panel]]:
         "Retraining results",
         "Runs the bridge followed to their end, by route, target and result (succeeded, "
         "failed, cancelled, timed_out); also marked on the time axis of every panel "
-        "(annotation \"Retraining finished\"), next to the drift.",
+        '(annotation "Retraining finished"), next to the drift.',
         8,
         12,
     )
