@@ -13,6 +13,7 @@ from bridge import __version__
 from bridge.config import BridgeConfig, load_config
 from bridge.config_reader import ConfigError
 from bridge.store import SQLiteStore, StoreError
+from common.addresses import check_can_listen, parse_listen_address
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from bridge.server import BridgeServer
 
     config = load_config(args.config_file, listen_address=args.listen)
+    # gunicorn would retry a taken port for seconds, a dozen lines of log: one line instead.
+    host, port = parse_listen_address(config.server.listen_address)
+    check_can_listen(
+        host, port, f"choose another with --web.listen-address or listen_address in {config.file}"
+    )
     # Open (and create) the store once here so that a bad path stops start-up with its reason.
     SQLiteStore(config.store_path).close()
     log.info(

@@ -55,8 +55,9 @@ mount -t tmpfs tmpfs {work}/ovl
 {checks}
 ip link set lo up
 # A host has a private address; Alertmanager's cluster listener needs one to advertise.
-ip link add drift-test0 type dummy
+ip link add drift-test0 type veth peer name drift-test1
 ip addr add 10.254.254.1/24 dev drift-test0
+ip link set drift-test1 up
 ip link set drift-test0 up
 export PATH={work}/bin:$PATH STANDIN_DIR={work}/units
 cd {checkout}
@@ -104,6 +105,7 @@ def test_the_install_section_works_when_pasted_in_order(tmp_path: Path) -> None:
         os.killpg(process.pid, signal.SIGKILL)
         output, _ = process.communicate()
         pytest.fail(f"the install did not finish:\n{output[-4000:]}\n{logs(tmp_path)}")
+    (tmp_path / "output.txt").write_text(output)
     assert process.returncode == 0, f"{output[-4000:]}\n{logs(tmp_path)}"
     assert "INSTALL-DONE" in output
     # The last command printed the bridge's record of the test alert: a dry-run dispatch.
