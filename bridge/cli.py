@@ -12,7 +12,8 @@ from typing import Any
 from bridge import __version__
 from bridge.config import BridgeConfig, load_config
 from bridge.config_reader import ConfigError
-from bridge.store import SQLiteStore, StoreError
+from bridge.store import StoreError
+from bridge.store.opening import open_store
 from common.addresses import check_can_listen, parse_listen_address
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("payload", type=Path, help="a webhook body (JSON), or a captured request")
     _add_config(replay)
+    migrate = commands.add_parser(
+        "migrate", help="create or upgrade the store's schema (serve also does it at start)"
+    )
+    _add_config(migrate)
     dispatches = commands.add_parser("dispatches", help="list, show and retry dispatches")
     _add_config(dispatches)
     actions = dispatches.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -86,13 +91,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     check_can_listen(
         host, port, f"choose another with --web.listen-address or listen_address in {config.file}"
     )
-    # Open (and create) the store once here so that a bad path stops start-up with its reason.
-    SQLiteStore(config.store_path).close()
+    # Open the store once here, creating or upgrading its schema, so that a bad path, an
+    # unreachable database or a schema newer than this release stops start-up with its reason.
+    open_store(config.store).close()
     log.info(
         "drift-bridge %s: config %s, store %s, %d route(s), %d target(s)",
         __version__,
         config.file,
-        config.store_path,
+        config.store.display,
         len(config.routes),
         len(config.targets),
     )
@@ -105,11 +111,34 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     dry = " (dry run)" if config.dry_run else ""
     print(
         f"{config.file}: OK{dry}: {len(config.routes)} route(s), {len(config.targets)} "
-        f"target(s), store {config.store_path}"
+        f"target(s), store {config.store.display}"
     )
     for route in config.routes:
         matchers = ", ".join(str(m) for m in route.matchers) or "every alert"
         print(f"  route {route.name}: {matchers} -> {route.target}")
+    return 0
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from bridge.store.migrations import latest
+    from bridge.store.opening import migrations_for
+
+    config = _load(args)
+    before = time.monotonic()
+    store = open_store(config.store, migrate=False)
+    try:
+        applied = store.migrate()
+    finally:
+        store.close()
+    code = latest(migrations_for(config.store))
+    if applied:
+        steps = ", ".join(str(version) for version in applied)
+        print(
+            f"store {config.store.display}: upgraded to schema version {code} (applied {steps})"
+            f" in {time.monotonic() - before:.1f}s"
+        )
+    else:
+        print(f"store {config.store.display}: schema version {code}, up to date")
     return 0
 
 
@@ -139,7 +168,7 @@ def _cmd_dispatches(args: argparse.Namespace) -> int:
     from bridge.web.audit import summary_json, trail_json
 
     config = _load(args)
-    store = SQLiteStore(config.store_path)
+    store = open_store(config.store)
     if args.action == "list":
         rows = store.list_dispatches(args.state, None, args.limit, 0)
         for row in map(summary_json, rows):
@@ -173,6 +202,7 @@ _COMMANDS = {
     "check-config": _cmd_check_config,
     "replay": _cmd_replay,
     "dispatches": _cmd_dispatches,
+    "migrate": _cmd_migrate,
 }
 
 

@@ -22,6 +22,7 @@ from bridge import __version__, metrics
 from bridge.config import BridgeConfig
 from bridge.metrics import DispatchOutcome, NotificationOutcome
 from bridge.store import Store, StoreError
+from bridge.store.pruning import Table
 from bridge.store.records import AttemptOutcome, Decision
 
 
@@ -49,6 +50,7 @@ class BridgeCollector(Collector):
         yield up
         yield from self._counters(values)
         yield from self._latency(values)
+        yield _commit_batches(values)
         yield GaugeMetricFamily(
             metrics.OUTBOX_PENDING,
             "Dispatches waiting to be sent (or being sent).",
@@ -91,6 +93,8 @@ class BridgeCollector(Collector):
             )
         values[metrics.TRUNCATED_ALERTS_TOTAL].setdefault((), 0.0)
         values[metrics.DISPATCH_RETRIES_REQUESTED_TOTAL].setdefault((), 0.0)
+        for table in Table:
+            values[metrics.STORE_PRUNED_ROWS_TOTAL].setdefault((("table", table.value),), 0.0)
         return values
 
     def _counters(
@@ -125,3 +129,20 @@ class BridgeCollector(Collector):
                 sums.get((("target", target),), 0.0),
             )
         yield family
+
+
+def _commit_batches(values: dict[str, dict[tuple[tuple[str, str], ...], float]]) -> Metric:
+    family = HistogramMetricFamily(
+        metrics.STORE_COMMIT_BATCH_SIZE,
+        "Intakes committed together in one transaction (group commit).",
+    )
+    counts = {
+        dict(k)["le"]: v for k, v in values.get(metrics.STORE_COMMIT_BATCH_BUCKET, {}).items()
+    }
+    family.add_metric(
+        [],
+        [(repr(bound), counts.get(repr(bound), 0.0)) for bound in metrics.COMMIT_BATCH_BUCKETS]
+        + [("+Inf", counts.get("+Inf", 0.0))],
+        values.get(metrics.STORE_COMMIT_BATCH_SUM, {}).get((), 0.0),
+    )
+    return family

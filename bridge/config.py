@@ -17,6 +17,8 @@ from bridge.config_reader import ConfigError, Reader
 from bridge.credentials import Secret, read_secret
 from bridge.listen import DEFAULT_LISTEN_ADDRESS, listen_host, listens_on_loopback
 from bridge.matchers import Matcher, matches_all
+from bridge.retention import RetentionSettings, read_retention
+from bridge.store.settings import StoreSettings, read_store
 from bridge.targets import Target, build_target
 from bridge.templating import Template, TemplateError
 
@@ -95,10 +97,11 @@ class BridgeConfig:
     file: Path
     server: ServerConfig
     auth: AuthConfig
-    store_path: Path
+    store: StoreSettings
     dispatch: DispatchConfig
     targets: dict[str, Target]
     routes: tuple[Route, ...]
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     dry_run: bool = False
     # The annotation (or, failing that, label) whose value templates see as ``value``.
     value_from: str = DEFAULT_VALUE_FROM
@@ -106,6 +109,11 @@ class BridgeConfig:
     def route(self, name: str) -> Route | None:
         """The route called ``name``, if the config has one (names are unique)."""
         return next((route for route in self.routes if route.name == name), None)
+
+    @property
+    def store_path(self) -> Path:
+        """The SQLite file (the default store; unused when ``store.url`` names PostgreSQL)."""
+        return self.store.path
 
     def routes_for(self, labels: Mapping[str, str]) -> list[Route]:
         """The routes an alert with ``labels`` takes: the first match, and more with continue."""
@@ -150,9 +158,7 @@ def parse_config(data: Any, path: Path) -> BridgeConfig:
                 f"is required when listening on {server.listen_address} (not loopback); set "
                 "auth, or allow_unauthenticated: true if something in front authenticates",
             )
-    store = root.child("store")
-    store_path = Path(store.file_path("path", "drift-bridge.db"))
-    store.reject_unknown()
+    store = read_store(root.child("store"))
     dispatch = _dispatch(root.child("dispatch"))
     targets = {}
     declared = set()
@@ -169,7 +175,8 @@ def parse_config(data: Any, path: Path) -> BridgeConfig:
         file=path,
         server=server,
         auth=auth,
-        store_path=store_path,
+        store=store,
+        retention=read_retention(root.child("retention")),
         dispatch=dispatch,
         targets=targets,
         routes=routes,

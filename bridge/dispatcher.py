@@ -31,6 +31,9 @@ from bridge.targets import DispatchError, FailureReason
 
 log = logging.getLogger(__name__)
 
+# When stopping, an attempt that could not be recorded yet is given this long more (seconds).
+_RECORD_WHEN_STOPPING = 10.0
+
 
 class Dispatcher:
     """Claims due dispatches from the store and sends them on a small thread pool.
@@ -61,7 +64,8 @@ class Dispatcher:
         self._in_flight: set[str] = set()
 
     def start(self) -> None:
-        """Start the background loop."""
+        """Start the background loop; dispatches other processes create wake it too."""
+        self._store.watch_outbox(self.wake)
         self._thread = threading.Thread(target=self._loop, name="dispatcher", daemon=True)
         self._thread.start()
 
@@ -146,22 +150,37 @@ class Dispatcher:
     def _attempt(self, dispatch: ClaimedDispatch) -> None:
         try:
             record = self._send(dispatch)
-            try:
-                self._store.finish_attempt(record, self.owner, dispatch.target)
-            except StoreError as err:
-                # The lease expires and another attempt follows: at-least-once, never lost.
-                log.error(
-                    "dispatch_id=%s: could not record attempt %d: %s",
-                    dispatch.id,
-                    dispatch.attempt,
-                    err,
-                )
-                return
-            self._log(dispatch, record)
+            if self._record(dispatch, record):
+                self._log(dispatch, record)
         finally:
             with self._lock:
                 self._in_flight.discard(dispatch.id)
             self._wake.set()
+
+    def _record(self, dispatch: ClaimedDispatch, record: AttemptRecord) -> bool:
+        """Record the attempt, trying again while the store is away (a database restart).
+
+        The dispatch stays in flight meanwhile, so its lease is renewed as soon as the store
+        answers again; given up only when stopping, and then the lease expires and another
+        attempt follows: at least once, never lost.
+        """
+        delay, started = 0.1, time.monotonic()
+        while True:
+            try:
+                self._store.finish_attempt(record, self.owner, dispatch.target)
+                return True
+            except StoreError as err:
+                log.error(
+                    "dispatch_id=%s: could not record attempt %d (trying again in %gs): %s",
+                    dispatch.id,
+                    dispatch.attempt,
+                    delay,
+                    err,
+                )
+            if self._stopping.is_set() and time.monotonic() - started > _RECORD_WHEN_STOPPING:
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
     def _send(self, dispatch: ClaimedDispatch) -> AttemptRecord:
         attempt = _Attempt(dispatch, self._clock(), self._clock)

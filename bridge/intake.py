@@ -132,7 +132,7 @@ def record_notification(
             outcomes.extend(decide_alert(case, match) for match in matches)
         return notification_id, outcomes
 
-    notification_id, outcomes = store.atomically(decide)
+    notification_id, outcomes = store.atomically(decide, locks=_locks(plans))
     _log_outcomes(notification, notification_id, outcomes)
     return IntakeResult(notification_id, outcomes)
 
@@ -173,6 +173,25 @@ def _plan(
             planned = _plan_dispatch(config, route, notification, alert)
         matches.append(_Match(route, key, _cooldown_key(route, alert), planned))
     return matches
+
+
+def _locks(plans: list[tuple[Alert, list[_Match]]]) -> list[str]:
+    """What the decisions may create after looking: an episode, and the cooldown it checks.
+
+    A firing alert whose episode was already recorded is a duplicate whatever happens meanwhile
+    (resends, the bulk of all traffic, lock nothing); closing an episode is one conditional
+    UPDATE, which the database serialises by itself.
+    """
+    names = []
+    for alert, matches in plans:
+        for match in matches:
+            if alert.firing and match.planned is None:
+                continue
+            key = match.key
+            names.append(f"episode\x00{key.route}\x00{key.fingerprint}\x00{key.starts_at}")
+            if alert.firing and match.route.cooldown > 0:
+                names.append(f"cooldown\x00{key.route}\x00{match.cooldown_key}")
+    return names
 
 
 def _cooldown_key(route: Route, alert: Alert) -> str:

@@ -19,6 +19,7 @@ TRUNCATED_ALERTS_TOTAL = "drift_bridge_truncated_alerts_total"
 DISPATCHES_TOTAL = "drift_bridge_dispatches_total"
 DISPATCH_ATTEMPTS_TOTAL = "drift_bridge_dispatch_attempts_total"
 DISPATCH_RETRIES_REQUESTED_TOTAL = "drift_bridge_dispatch_retries_requested_total"
+STORE_PRUNED_ROWS_TOTAL = "drift_bridge_store_pruned_rows_total"
 
 # A histogram, stored as its three kinds of series.
 DISPATCH_LATENCY_SECONDS = "drift_bridge_dispatch_latency_seconds"
@@ -27,6 +28,13 @@ DISPATCH_LATENCY_SUM = f"{DISPATCH_LATENCY_SECONDS}_sum"
 DISPATCH_LATENCY_COUNT = f"{DISPATCH_LATENCY_SECONDS}_count"
 # Seconds: most dispatches take milliseconds, retried ones hours.
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0)
+
+# A histogram of how many intakes shared one commit (group commit), stored like the latency.
+STORE_COMMIT_BATCH_SIZE = "drift_bridge_store_commit_batch_size"
+STORE_COMMIT_BATCH_BUCKET = f"{STORE_COMMIT_BATCH_SIZE}_bucket"
+STORE_COMMIT_BATCH_SUM = f"{STORE_COMMIT_BATCH_SIZE}_sum"
+STORE_COMMIT_BATCH_COUNT = f"{STORE_COMMIT_BATCH_SIZE}_count"
+COMMIT_BATCH_BUCKETS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 
 # Gauges, read from the outbox at each scrape.
 OUTBOX_PENDING = "drift_bridge_outbox_pending"
@@ -81,5 +89,10 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     DISPATCH_RETRIES_REQUESTED_TOTAL: (
         "Dead-lettered dispatches put back in the outbox by hand.",
         (),
+    ),
+    STORE_PRUNED_ROWS_TOTAL: (
+        "Records deleted by retention, by table (notifications, decisions, episodes, "
+        "dispatches, attempts).",
+        ("table",),
     ),
 }

@@ -4,6 +4,7 @@ pytest_plugins = [
     "tests.support.bridge",
     "tests.support.exporter",
     "tests.support.kubernetes",
+    "tests.support.postgres",
     "tests.support.pushgateway",
     "tests.support.spark",
     "tests.support.targets",

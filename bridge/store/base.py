@@ -6,12 +6,13 @@ machine); another store implements these two protocols and nothing else. Reads r
 records of ``bridge.store.records``.
 """
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from bridge.payload import Notification
+from bridge.store.pruning import Cutoffs, Table
 from bridge.store.records import (
     AttemptRecord,
     ClaimedDispatch,
@@ -89,14 +90,24 @@ class Transaction(Protocol):
 class Store(Protocol):
     """The durable record of notifications, decisions, episodes and the dispatch outbox."""
 
+    def schema_version(self) -> int:
+        """The schema version the store holds; StoreError if it is newer than the code."""
+        ...
+
+    def migrate(self) -> list[int]:
+        """Create or upgrade the schema under a lock; returns the versions applied."""
+        ...
+
     def transaction(self) -> AbstractContextManager[Transaction]:
         """A write transaction: committed at the end of the block, rolled back on error."""
         ...
 
-    def atomically(self, work: Callable[[Transaction], T]) -> T:
+    def atomically(self, work: Callable[[Transaction], T], locks: Sequence[str] = ()) -> T:
         """Run ``work`` in a write transaction, possibly shared with concurrent callers.
 
         Durable when it returns; all of ``work``'s writes or, if it raises, none of them.
+        ``locks`` names what ``work`` decides on (episodes, cooldowns): a store whose writers
+        run side by side holds them for the transaction, so that deciding stays one at a time.
         """
         ...
 
@@ -142,6 +153,14 @@ class Store(Protocol):
 
     def outbox(self, now: float) -> OutboxStats:
         """Pending dispatches and the age of the oldest."""
+        ...
+
+    def watch_outbox(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` whenever another process puts a dispatch in the outbox (if it can tell)."""
+        ...
+
+    def prune(self, cutoffs: Cutoffs, limit: int) -> dict[Table, int]:
+        """Delete one batch of records retention lets go (see ``pruning``); rows per table."""
         ...
 
     def ping(self) -> None:

@@ -1,6 +1,10 @@
-"""The SQLite schema. Times are Unix seconds (REAL); JSON columns hold objects as text."""
+"""The SQLite schema, as numbered migrations. Times are Unix seconds (REAL); JSON columns hold
+objects as text. Version 1 is the schema of release 0.1, which created it in one script.
+"""
 
-SCHEMA_VERSION = 1
+import sqlite3
+
+from bridge.store.migrations import Migration
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -103,3 +107,30 @@ CREATE TABLE IF NOT EXISTS counters (
     PRIMARY KEY (name, labels)
 );
 """
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "the tables of release 0.1", SCHEMA),
+    Migration(
+        2,
+        "indexes for retention (oldest rows first)",
+        """
+CREATE INDEX IF NOT EXISTS notifications_received ON notifications (received_at);
+CREATE INDEX IF NOT EXISTS decisions_notification ON decisions (notification_id);
+CREATE INDEX IF NOT EXISTS attempts_finished ON attempts (finished_at);
+CREATE INDEX IF NOT EXISTS episodes_resolved ON episodes (resolved_at) WHERE state = 'resolved';
+CREATE INDEX IF NOT EXISTS episodes_first_notification ON episodes (first_notification_id);
+CREATE INDEX IF NOT EXISTS dispatches_completed ON dispatches (completed_at);
+""",
+    ),
+    # One writer at a time in SQLite: its counters need no shards (PostgreSQL's version 3).
+    Migration(3, "nothing to do in SQLite (PostgreSQL shards its counters)", ""),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+def read_version(conn: sqlite3.Connection) -> int:
+    """The schema version recorded in ``conn``'s file; 0 when it has none yet."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() is None:
+        return 0
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return 0 if row is None else int(row[0])

@@ -18,13 +18,15 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from bridge.store import sqlite_audit, sqlite_outbox
 from bridge.store.base import OutboxStats, StoreError
+from bridge.store.migrations import pending
+from bridge.store.pruning import Cutoffs, Table, prune_batch
 from bridge.store.records import (
     AttemptRecord,
     ClaimedDispatch,
@@ -35,8 +37,8 @@ from bridge.store.records import (
     Requeue,
     RequeueSource,
 )
-from bridge.store.schema import SCHEMA, SCHEMA_VERSION
-from bridge.store.sqlite_transaction import SQLiteTransaction, write_counts
+from bridge.store.schema import MIGRATIONS, read_version
+from bridge.store.sqlite_transaction import SQLiteTransaction, count_batch, write_counts
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -75,13 +77,39 @@ class SQLiteStore:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._forked()
-            # One script, one transaction: processes starting together create the schema once.
-            self._conn().executescript(
-                f"BEGIN IMMEDIATE; {SCHEMA} INSERT INTO meta (key, value) VALUES"
-                f" ('schema_version', '{SCHEMA_VERSION}') ON CONFLICT (key) DO NOTHING; COMMIT;"
-            )
+            self.migrate()
         except (sqlite3.Error, OSError) as err:
             raise StoreError(f"cannot open the store {path}: {err}") from err
+
+    # --- schema ------------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        """The version recorded in the file (0: empty); StoreError if newer than the code."""
+        found = read_version(self._conn())
+        pending(found, MIGRATIONS, str(self.path))
+        return found
+
+    def migrate(self) -> list[int]:
+        """Create or upgrade the schema in one transaction; processes starting together wait."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            steps = pending(read_version(conn), MIGRATIONS, str(self.path))
+            for step in steps:
+                log.info("store %s: schema %d: %s", self.path, step.version, step.description)
+                # One statement at a time: executescript() would commit what came before.
+                for statement in filter(str.strip, step.sql.split(";")):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (str(step.version),),
+                )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return [step.version for step in steps]
 
     # --- connections and locks -----------------------------------------------------------
 
@@ -177,8 +205,10 @@ class SQLiteStore:
 
     # --- group commit ----------------------------------------------------------------------
 
-    def atomically(self, work: Callable[[SQLiteTransaction], T]) -> T:
+    def atomically(self, work: Callable[[SQLiteTransaction], T], locks: Sequence[str] = ()) -> T:
         """Run ``work`` in a write transaction shared with concurrent callers; durable on return.
+
+        ``locks`` are not needed here: one writer at a time decides.
 
         ``work``'s writes are all committed or, if it raises, all rolled back; its exception is
         raised here. A failed commit raises StoreError.
@@ -212,6 +242,7 @@ class SQLiteStore:
 
     def _commit(self, batch: list[_Job]) -> None:
         with self._write() as outer:
+            count_batch(outer.counts, len(batch))
             conn = outer.conn
             for job in batch:
                 conn.execute("SAVEPOINT intake")
@@ -252,6 +283,14 @@ class SQLiteStore:
         """Send a dead dispatch again from now; False if it is not dead or cannot be built."""
         with self.transaction() as txn:
             return sqlite_outbox.requeue(txn, requeue)
+
+    def watch_outbox(self, wake: Callable[[], None]) -> None:
+        """Nothing to watch: the processes of one host find new dispatches by polling."""
+
+    def prune(self, cutoffs: Cutoffs, limit: int) -> dict[Table, int]:
+        """Delete one batch of records retention lets go (see ``pruning``); rows per table."""
+        with self.transaction() as txn:
+            return prune_batch(txn, cutoffs, limit)
 
     # --- reads -------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
+from bridge import metrics
 from bridge.payload import AlertStatus, Notification
 from bridge.store.records import (
     DispatchState,
@@ -202,3 +203,17 @@ def write_counts(conn: sqlite3.Connection, counts: Mapping[CounterKey, float]) -
         " ON CONFLICT (name, labels) DO UPDATE SET value = value + excluded.value",
         [(name, labels_key(dict(labels)), amount) for (name, labels), amount in counts.items()],
     )
+
+
+def count_batch(counts: dict[CounterKey, float], size: int) -> None:
+    """Observe one group commit of ``size`` intakes in ``counts`` (a histogram)."""
+    for bound in metrics.COMMIT_BATCH_BUCKETS:
+        if size <= bound:
+            key: CounterKey = (metrics.STORE_COMMIT_BATCH_BUCKET, (("le", repr(bound)),))
+            counts[key] = counts.get(key, 0.0) + 1
+    for key, amount in (
+        ((metrics.STORE_COMMIT_BATCH_BUCKET, (("le", "+Inf"),)), 1.0),
+        ((metrics.STORE_COMMIT_BATCH_SUM, ()), float(size)),
+        ((metrics.STORE_COMMIT_BATCH_COUNT, ()), 1.0),
+    ):
+        counts[key] = counts.get(key, 0.0) + amount

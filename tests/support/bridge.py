@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from bridge.config import BridgeConfig, load_config
 from bridge.dispatcher import Dispatcher
 from bridge.store import SQLiteStore
+from bridge.store.opening import open_store
 from bridge.web.app import create_app
 from demo.harness.processes import wait_until
 from tests.support.fixtures import body
@@ -107,7 +108,7 @@ class Running:
 
     def __init__(self, config: BridgeConfig) -> None:
         self.config = config
-        self.store = SQLiteStore(config.store_path)
+        self.store = open_store(config.store)
         self.dispatcher = Dispatcher(self.store, config)
         self.client: FlaskClient = create_app(config, self.store, self.dispatcher).test_client()
 
@@ -117,6 +118,7 @@ class Running:
 
     def __exit__(self, *exc: object) -> None:
         self.dispatcher.stop(timeout=5)
+        self.store.close()
 
     def fire(self, name: str = "firing-single-bearer") -> str:
         response = self.client.post("/alerts", json=body(name), headers=auth_headers())

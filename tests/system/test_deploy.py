@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from bridge.config import load_config
+from bridge.config import load_config, parse_config
 from demo.harness.processes import Process, free_port, venv_script
 from demo.harness.stack import PROMETHEUS_DIR, REPO
 from tests.support.docker import (
@@ -43,8 +43,12 @@ SHIPPED = {
     "prometheus/grafana/provisioning/dashboards",
     "prometheus/grafana/dashboards",
     "demo/bridge.yml",
+    "demo/bridge-replicas.yml",
 }
 SERVICES = {"bridge-token", "exporter", "bridge", "prometheus", "alertmanager", "grafana"}
+# The `replicas` profile: PostgreSQL and two bridge replicas on it.
+REPLICA_SERVICES = {"postgres-password", "postgres", "bridge-a", "bridge-b"}
+REPLICAS = ("bridge-a", "bridge-b")
 TOKEN_VOLUME = "bridge-data"
 
 
@@ -105,14 +109,15 @@ def test_docker_compose_accepts_the_compose_file() -> None:
 
 
 def test_the_services_and_their_images(services: dict[str, dict[str, Any]]) -> None:
-    assert set(services) == SERVICES
+    assert set(services) == SERVICES | REPLICA_SERVICES
     assert services["prometheus"]["image"] == "prom/prometheus:v2.42.0"
     assert services["alertmanager"]["image"] == "prom/alertmanager:v0.25.0"
     grafana, _, version = services["grafana"]["image"].partition(":")
     assert grafana == "grafana/grafana-oss"
     assert version[:1].isdigit(), "pin a Grafana version"
     ours = {name for name, service in services.items() if "build" in service}
-    assert ours == {"bridge-token", "exporter", "bridge"}
+    assert ours == {"bridge-token", "exporter", "bridge", "postgres-password", *REPLICAS}
+    assert services["postgres"]["image"] == "postgres:15"
     assert {services[name]["build"]["context"] for name in ours} == {str(REPO)}
     assert len({services[name]["image"] for name in ours}) == 1
 
@@ -140,7 +145,7 @@ def test_dockerfile_runs_as_a_non_root_user(services: dict[str, dict[str, Any]])
     assert group != "0"
     # The token's owner is the image's user, so the bridge can read it and write its store.
     assert f"BRIDGE_UID, ALERTMANAGER_GID = {user}, 65534" in init_script(services)
-    for name in ("exporter", "bridge"):
+    for name in ("exporter", "bridge", *REPLICAS):
         assert "user" not in services[name], f"{name} must keep the image's non-root user"
 
 
@@ -421,3 +426,64 @@ def test_bridge_serves_from_the_volume_and_passes_the_default_healthcheck(
         assert passed.returncode == 0, passed.stderr
     assert (volume / load("demo/bridge.yml")["store"]["path"]).is_file()
     assert run_healthcheck(on_port(url, port)).returncode != 0
+
+
+def test_the_replicas_profile_adds_postgresql_and_two_replicas_and_nothing_else(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name, service in services.items():
+        assert service.get("profiles", []) == (["replicas"] if name in REPLICA_SERVICES else [])
+    listens = [flag_value(services[name]["command"], "--web.listen-address") for name in REPLICAS]
+    assert len(set(listens)) == 2
+    for name, listen in zip(REPLICAS, listens, strict=True):
+        assert listen is not None
+        assert listen.startswith("127.0.0.1:")
+        assert urlsplit(services[name]["environment"]["HEALTHCHECK_URL"]).netloc == listen
+        assert listen != load("demo/bridge.yml")["listen_address"]
+        assert services[name]["depends_on"]["postgres"] == {"condition": "service_healthy"}
+    postgres = services["postgres"]
+    assert flag_value_c(postgres["command"], "listen_addresses") == "127.0.0.1"
+
+
+def flag_value_c(argv: list[str], name: str) -> str | None:
+    """The value of ``-c name=value`` in a postgres command line."""
+    pairs = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "-c"]
+    return next((p.split("=", 1)[1] for p in pairs if p.startswith(f"{name}=")), None)
+
+
+def test_the_database_password_is_generated_once_and_read_by_postgres_and_the_replicas(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    config = load("demo/bridge-replicas.yml")["store"]
+    assert "@" in config["url"]
+    assert ":" not in urlsplit(config["url"]).netloc.split("@")[0]
+    postgres = services["postgres"]
+    password_file = postgres["environment"]["POSTGRES_PASSWORD_FILE"]
+    assert password_file == config["password_file"]
+    secret_dir = str(Path(password_file).parent)
+    assert mount(postgres, "postgres-secret").target == secret_dir
+    for name in REPLICAS:
+        assert mount(services[name], "postgres-secret").target == secret_dir
+        assert mount(services[name], "postgres-secret").read_only
+    init = services["postgres-password"]
+    assert init["restart"] == "no"
+    script = str(init["command"][2])
+    assert 'NAME = "postgres.password"' in script
+    assert "O_EXCL" in script
+    assert "BRIDGE_UID, POSTGRES_GID = 10001, 999" in script
+    assert postgres["depends_on"]["postgres-password"] == {
+        "condition": "service_completed_successfully"
+    }
+    assert urlsplit(config["url"]).port == int(flag_value_c(postgres["command"], "port") or 0)
+
+
+def test_the_replicas_config_is_valid(tmp_path: Path) -> None:
+    data = load("demo/bridge-replicas.yml")
+    (tmp_path / "alertmanager.token").write_text("t" * 64)
+    (tmp_path / "postgres.password").write_text("p" * 48)
+    data["store"]["password_file"] = str(tmp_path / "postgres.password")
+    config = parse_config(data, tmp_path / "bridge.yml")
+    assert config.store.postgres is not None
+    demo = load("demo/bridge.yml")
+    for key in ("auth", "targets", "routes"):  # the same demo, on a shared store
+        assert data[key] == demo[key], key
