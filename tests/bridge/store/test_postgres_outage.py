@@ -80,4 +80,5 @@ def test_a_database_restart_costs_retries_and_never_a_second_dispatch(
             states = {row.state for row in bridge.store.list_dispatches(None, None, 10, 0)}
             assert states == {"succeeded"}
     # The in-flight attempt was recorded once the database was back, not sent again.
-    assert "could not record attempt 1 (trying again" in caplog.text
+    assert "cannot record attempt 1 (outcome success); holding it" in caplog.text
+    assert "attempt 1 recorded after" in caplog.text
