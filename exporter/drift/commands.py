@@ -181,12 +181,20 @@ def settings_from(args: argparse.Namespace) -> DriftSettings:
     )
 
 
-def window_from(args: argparse.Namespace, default_rows: int | None) -> WindowSpec:
-    """The window the flags ask for."""
+def window_from(
+    args: argparse.Namespace, default_rows: int | None, reference: Reference
+) -> WindowSpec:
+    """The window the flags ask for (the timestamp: the named or the found date/time column)."""
     rows = args.window_rows
     if rows is None and args.window_time is None:
         rows = default_rows
-    return WindowSpec(rows, args.window_time, args.timestamp_column)
+    # A saved reference (fit) keeps no timestamp column: the flag then names it.
+    timestamp = args.timestamp_column or reference.timestamp_column
+    if args.window_time is not None and timestamp is None:
+        raise ValueError(
+            "--window-time needs --timestamp-column (the reference has no date/time column)"
+        )
+    return WindowSpec(rows, args.window_time, timestamp)
 
 
 def load_reference(
@@ -209,10 +217,15 @@ def load_reference(
             "`drift-exporter fit` (.json)"
         )
     frame = read_table(args.reference)
-    exclude = [args.timestamp_column] if args.timestamp_column else []
     if args.timestamp_column and args.timestamp_column in args.features:
         raise ValueError(f"--timestamp-column {args.timestamp_column} cannot also be a feature")
-    return fit_reference(frame, settings, args.features, exclude, source=str(args.reference))
+    return fit_reference(
+        frame,
+        settings,
+        args.features,
+        source=str(args.reference),
+        timestamp_column=args.timestamp_column,
+    )
 
 
 def run_watch_command(args: argparse.Namespace) -> int:
@@ -227,8 +240,8 @@ def run_watch_command(args: argparse.Namespace) -> int:
     if not args.model.strip():
         raise ValueError("--model must not be empty")
     settings = settings_from(args)
-    spec = window_from(args, DEFAULT_WINDOW_ROWS)
     reference = load_reference(args, settings)
+    spec = window_from(args, DEFAULT_WINDOW_ROWS, reference)
     window = Window(spec, list(reference.columns))
     monitor = Monitor(args.model, reference, settings, window, Source(args.current))
     run_watch(monitor, host, port, args.interval)
@@ -244,8 +257,8 @@ def run_score_command(args: argparse.Namespace) -> int:
 
     push_target(args)  # bad push flags stop before any data is read
     settings = settings_from(args)
-    spec = window_from(args, None)
     reference = load_reference(args, settings)
+    spec = window_from(args, None, reference)
     files = data_files(args.current)
     size = sum(path.stat().st_size for path in files)
     show = args.progress == "always" or (

@@ -115,17 +115,19 @@ class Monitor:
             log.info("no drift score: %s", result.detail)
         else:
             log.info(
-                "drift score %.4f (%s of %s over %d features, %d rows) in %.3fs",
+                "drift score %.4f (%s of %s over %d feature(s), %d rows) in %.3fs",
                 result.score,
                 result.aggregation,
                 result.method,
-                len(result.features),
+                result.scored,
                 result.rows,
                 result.seconds,
             )
 
     def _failed(self, reason: str, message: str) -> None:
-        log.warning("%s (kept the last good scores)", message)
+        with self._lock:
+            scored = self._state.result is not None and self._state.result.score is not None
+        log.warning("%s%s", message, " (kept the last good scores)" if scored else "")
         with self._lock:
             self._state.errors[reason] += 1
             self._state.failing = reason

@@ -46,6 +46,8 @@ def finish(
             "path": str(args.reference),
             "rows": reference.rows,
             "fit_seconds": round(reference.fit_seconds, 6),
+            "timestamp_column": reference.timestamp_column,
+            "left_out": dict(reference.left_out),
         },
         current=current,
     )

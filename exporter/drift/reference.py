@@ -3,12 +3,13 @@
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from exporter.drift.columns import choose_columns
 from exporter.drift.errors import MISSING_COLUMN, TYPE_MISMATCH, InputError
 from exporter.drift.grid import QuantileGrid
 from exporter.drift.settings import DriftSettings
@@ -74,6 +75,8 @@ class NumericReference:
     std: float
     sample: SortedSample | None
     grid: QuantileGrid | None = None
+    # Values so frequent that they have a bin of their own (see :func:`bin_edges`).
+    masses: FloatArray = field(default_factory=lambda: np.empty(0))
     storage: str = "number"
     kind: str = "numeric"
 
@@ -101,6 +104,10 @@ class Reference:
     columns: dict[str, ColumnReference]
     rows: int
     fit_seconds: float
+    # The named one, or the first date/time column found when none was named.
+    timestamp_column: str | None = None
+    # Columns not scored, with why (date/times, identifiers), in the reference's column order.
+    left_out: tuple[tuple[str, str], ...] = ()
 
     def check(self, frame: pd.DataFrame, source: str) -> None:
         """Raise :class:`InputError` unless ``frame`` has every feature, stored as here."""
@@ -138,17 +145,28 @@ def fit_reference(
     features: Sequence[str] = (),
     exclude: Sequence[str] = (),
     source: str = "reference",
+    timestamp_column: str | None = None,
 ) -> Reference:
-    """Fit every feature of ``frame`` (all columns but ``exclude`` when ``features`` is empty)."""
+    """Fit every feature of ``frame``: ``features``, or all columns but ``exclude``, date/times
+    and identifiers (each left out with a warning)."""
     started = time.perf_counter()
+    left_out: tuple[tuple[str, str], ...] = ()
     if features:
         names = list(features)
     else:
-        names = [
-            str(name)
-            for name in frame.columns
-            if name not in exclude and storage_of(frame[name]) != "time"
-        ]
+        choice = choose_columns(frame, timestamp_column, settings.categorical, exclude)
+        names, timestamp_column, left_out = (
+            list(choice.features),
+            choice.timestamp_column,
+            choice.left_out,
+        )
+        for name, why in left_out:
+            log.warning(
+                "%s: column %r %s; not scored (name it in --features to score it)",
+                source,
+                name,
+                why,
+            )
     absent = [name for name in names if name not in frame.columns]
     if absent:
         raise InputError(
@@ -177,7 +195,7 @@ def fit_reference(
             columns[name] = _fit_numeric(name, series, settings, source)
     seconds = time.perf_counter() - started
     log.info("fitted the reference: %d rows, %d features in %.3fs", len(frame), len(names), seconds)
-    return Reference(columns, len(frame), seconds)
+    return Reference(columns, len(frame), seconds, timestamp_column, left_out)
 
 
 def _fit_numeric(
@@ -189,12 +207,21 @@ def _fit_numeric(
     finite = finite_part(np.sort(values))
     if len(finite) == 0:
         raise ValueError(f"{source}: column {name!r} has no values (all missing)")
-    # Quantile edges put a tenth of the reference in each of 10 bins; ties (a constant column,
-    # a spike at 0) merge edges, so such a column has fewer, still well-defined, bins.
-    edges = np.unique(sorted_quantiles(finite, np.arange(1, settings.bins) / settings.bins))
+    edges, masses = bin_edges(finite, settings.bins)
+    if len(masses):
+        shares = ", ".join(f"{value:g} ({_share(finite, value):.0%})" for value in masses.tolist())
+        log.warning(
+            "%s: column %r: quantile bins collapse on %s; each such value gets a bin of its own "
+            "and the rest keeps quantile bins (%d bins), so PSI/JS still see a change",
+            source,
+            name,
+            shares,
+            len(edges) + 1,
+        )
     return NumericReference(
         name=name,
         edges=edges,
+        masses=masses,
         counts=bin_counts_sorted(finite, edges),
         values=len(finite),
         missing=len(values) - len(finite),
@@ -202,6 +229,39 @@ def _fit_numeric(
         sample=SortedSample.from_sorted(finite) if settings.needs_order else None,
         grid=QuantileGrid.from_sorted(finite),
     )
+
+
+def bin_edges(ordered: FloatArray, bins: int) -> tuple[FloatArray, FloatArray]:
+    """Interior bin edges of sorted values, and the values that needed a bin of their own.
+
+    Quantile edges put 1/``bins`` of the reference in each bin. A value holding more than that
+    (the zeros of a zero-inflated column, a constant column) makes several quantiles equal and
+    merges their bins: all of it and some neighbours land in one bin, and a change in how much of
+    the data sits there goes unseen. Such a value gets a bin holding only itself
+    (``[v, nextafter(v))``), and the other values get quantile edges of their own.
+    """
+    quantiles = sorted_quantiles(ordered, np.arange(1, bins) / bins)
+    edges = np.unique(quantiles)
+    if len(edges) == len(quantiles):
+        return edges, np.empty(0)
+    repeated, times = np.unique(quantiles, return_counts=True)
+    masses = repeated[times > 1]
+    low = np.searchsorted(ordered, masses, side="left")
+    high = np.searchsorted(ordered, masses, side="right")
+    keep = np.ones(len(ordered), dtype=bool)
+    for start, stop in zip(low.tolist(), high.tolist(), strict=True):
+        keep[start:stop] = False
+    rest = ordered[keep]
+    parts = [masses, np.nextafter(masses, np.inf)]
+    rest_bins = bins - len(masses)
+    if len(rest) and rest_bins >= 2:
+        parts.append(sorted_quantiles(rest, np.arange(1, rest_bins) / rest_bins))
+    return np.unique(np.concatenate(parts)), masses
+
+
+def _share(ordered: FloatArray, value: float) -> float:
+    count = np.searchsorted(ordered, value, side="right") - np.searchsorted(ordered, value)
+    return float(count) / len(ordered)
 
 
 def _fit_categorical(

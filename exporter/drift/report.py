@@ -24,6 +24,7 @@ def report_dict(
         "aggregation": result.aggregation,
         "feature_threshold": settings.feature_threshold,
         "drifted_features": list(result.drifted),
+        "scored_features": result.scored,
         "window_rows": result.rows,
         "min_rows": settings.min_rows,
         "bins": settings.bins,
@@ -96,7 +97,7 @@ def _bounds(report: dict[str, Any]) -> str:
 
 def _summary(report: dict[str, Any]) -> str:
     name = f"{report['model']}: " if report["model"] else ""
-    scored = sum(report["method"] in f["scores"] for f in report["features"])
+    scored = report["scored_features"]
     how = f"{report['aggregation']} of {report['method']} over {scored} feature(s)"
     if report["aggregation"] == "share":
         how = (

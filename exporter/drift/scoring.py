@@ -58,6 +58,11 @@ class WindowScore:
     drifted: tuple[str, ...]
     seconds: float
 
+    @property
+    def scored(self) -> int:
+        """How many features have a score by the method that makes ``drift_score``."""
+        return sum(self.method in feature.scores for feature in self.features)
+
 
 def score_column(
     reference: ColumnReference, series: "pd.Series[Any]", settings: DriftSettings

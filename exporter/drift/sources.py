@@ -120,6 +120,10 @@ class Source:
         if path in self._seen and self._seen[path] == signature:
             return None
         self._seen[path] = signature
+        if signature is None and not os.path.lexists(path):
+            # Said once: the path is looked at again at every poll and read once it appears.
+            missing = InputError(UNREADABLE, f"{path}: no such file or directory")
+            return Arrival(path, None, missing, replaces)
         try:
             frame = read_table(path)
         except InputError as err:

@@ -9,7 +9,13 @@ import requests
 
 from demo.harness.loop import DemoResult, DemoSettings, Stack, run_demo
 from demo.harness.stack import prometheus_query
-from tests.support.dashboard import dashboard_queries, variable_metrics
+from tests.support.dashboard import (
+    BRIDGE_ROW,
+    DRIFT_ROW,
+    SIMULATION_ROW,
+    dashboard_queries,
+    variable_metrics,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -38,8 +44,9 @@ def test_the_demo_loop_closes_with_one_retraining_and_stops_everything(tmp_path:
 
     def while_running(stack: Stack, result: DemoResult) -> None:
         port = int(stack.urls["prometheus"].rsplit(":", 1)[1])
-        # Every query of the Grafana dashboard, against Prometheus scraping exporter and bridge.
-        for title, expr, instant in dashboard_queries():
+        # Every query of the Grafana dashboard for the simulation and the bridge (the real-data
+        # row is checked with `watch` in tests/prometheus/test_dashboard.py).
+        for title, expr, instant in dashboard_queries(DRIFT_ROW, SIMULATION_ROW, BRIDGE_ROW):
             found = prometheus_query(port, expr, over=None if instant else 120)
             assert found, f"panel {title!r}: no data for {expr}"
             checked.append(title)

@@ -344,6 +344,9 @@ def test_the_token_is_generated_once_and_shared_by_alertmanager_and_the_bridge(
     # Alertmanager reads the token from the volume, where its shipped config looks.
     credentials = bridge_webhook()["http_config"]["authorization"]["credentials_file"]
     alertmanager = services["alertmanager"]
+    # A relative credentials_file is resolved from the directory of Alertmanager's config file.
+    am_config = flag_value(alertmanager["command"], "--config.file") or ""
+    credentials = os.path.join(os.path.dirname(am_config), credentials)
     assert mount(alertmanager, TOKEN_VOLUME).target == os.path.dirname(credentials)
     token_path = volume / os.path.basename(credentials)
     token = token_path.read_text()

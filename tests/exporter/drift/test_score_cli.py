@@ -143,7 +143,7 @@ def test_bad_current_data_gives_one_line_and_exit_2(
     [
         (["--features", "age,height"], "no column(s) height (found: age, income, city)"),
         (["--method", "chi2"], "unknown method 'chi2'"),
-        (["--window-time", "1h"], "a time window needs --timestamp-column"),
+        (["--window-time", "1h"], "--window-time needs --timestamp-column (the reference has"),
         (["--window-time", "soon"], "expected a duration such as 30s"),
         (["--categorical", "zip"], "--categorical names non-feature column(s): zip"),
         (["--min-rows", "0"], "expected 1 or more, got 0"),
