@@ -18,6 +18,7 @@ import queue
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -105,11 +106,22 @@ class SQLiteStore:
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     (str(step.version),),
                 )
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('store_id', ?) ON CONFLICT (key) DO NOTHING",
+                (uuid.uuid4().hex,),
+            )
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
         return [step.version for step in steps]
+
+    def identity(self) -> str:
+        """A random id made with the store: the same for every process that shares the file."""
+        row = self._read(
+            lambda conn: conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
+        )
+        return str(row[0])
 
     # --- connections and locks -----------------------------------------------------------
 

@@ -34,7 +34,7 @@ def test_a_database_restart_costs_retries_and_never_a_second_dispatch(
     config_data["store"] = {
         "url": settings.url,
         "password_file": str(postgres_cluster.password_file),
-        "connect_timeout": "1s",
+        "connect_timeout": "3s",
     }
     with FakeWebhook() as hook:
         config_data["targets"]["hook"]["url"] = f"{hook.url}/hook"
