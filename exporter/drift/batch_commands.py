@@ -9,6 +9,7 @@ import pandas as pd
 
 from exporter.arguments import positive_int
 from exporter.drift.commands import add_scoring_arguments, load_reference, names, settings_from
+from exporter.drift.errors import UNREADABLE, InputError
 from exporter.drift.publish import add_report_arguments, finish
 from exporter.drift.push import add_push_arguments, push_target
 from exporter.drift.reference_file import save_reference
@@ -115,11 +116,20 @@ def run_spark_score_command(args: argparse.Namespace) -> int:
         ) from None
     # pyspark warns about pandas 3 on every pandas UDF; the job uses only numpy on its batches.
     warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
+    from pyspark.errors import AnalysisException
+
     spark = build_session(args.master)
     spark.sparkContext.setLogLevel("ERROR")
-    frame = read_current(spark, current)
-    result = score_spark(frame, reference, settings, args.current or args.table)
-    return finish(args, result, settings, reference, {**current.describe(), "engine": "spark"})
+    source = args.current or args.table
+    try:
+        frame = read_current(spark, current)
+        result = score_spark(frame, reference, settings, source)
+    except AnalysisException as err:
+        # No such path or table, a malformed name: Spark's first line says which.
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(UNREADABLE, f"{source}: cannot read: {first}") from None
+    described = {**current.describe(), "engine": "spark"}
+    return finish(args, result=result, settings=settings, reference=reference, current=described)
 
 
 def _seconds(text: str) -> float:

@@ -277,4 +277,11 @@ def run_score_command(args: argparse.Namespace) -> int:
             reference, window.rows, window.column, settings, lambda _: bar.advance()
         )
     current = {"path": str(args.current), "files": len(files)}
-    return finish(args, result, settings, reference, current)
+    return finish(
+        args,
+        result=result,
+        settings=settings,
+        reference=reference,
+        current=current,
+        files=len(files),
+    )

@@ -21,7 +21,8 @@ import numpy as np
 from exporter.drift.stats import FloatArray, IntArray, Values, sorted_quantiles
 
 # 1,000 cells: each holds about 0.1% of the reference, so the KS bound is about 0.001 plus the
-# largest share of the current window in one cell; the reference grows by ~50 KiB per feature.
+# largest share of the current window in one cell; a saved reference grows by up to ~60 KB of
+# JSON per numeric feature.
 DEFAULT_GRID = 1000
 # Tails are where cells get wide (a lognormal's last 0.1% spans more than its middle half), and
 # a wide cell is a loose Wasserstein bound: the outer cells are split again by halving their

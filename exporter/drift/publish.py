@@ -33,6 +33,7 @@ def finish(
     settings: DriftSettings,
     reference: Reference,
     current: dict[str, Any],
+    files: int = 0,
 ) -> int:
     """Print the report, push it if asked; 0 (no drift), 1 (drift), 3 (no score)."""
     from exporter.drift.report import format_json, format_table, report_dict
@@ -54,7 +55,14 @@ def finish(
     print(format_json(report) if args.format == "json" else format_table(report, settings.methods))
     target = push_target(args)
     if target is not None:
-        push_scores(target, args.model, result, reference.rows, computed_at)
+        push_scores(
+            target,
+            model=args.model,
+            result=result,
+            reference_rows=reference.rows,
+            computed_at=computed_at,
+            files=files,
+        )
         log.info("pushed the scores of %s to %s (job %s)", args.model, target.url, target.job)
     if result.score is None:
         print(f"warning: no drift score: {result.detail}", file=sys.stderr)

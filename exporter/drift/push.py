@@ -47,6 +47,7 @@ def push_registry(
     reference_rows: int,
     computed_at: float,
     max_age: float | None,
+    files: int = 0,
 ) -> CollectorRegistry:
     """A fresh registry holding what one batch computation publishes."""
     status = Status(
@@ -59,7 +60,7 @@ def push_registry(
         failing=None,
         last_error=None,
         last_error_at=None,
-        files_read=0,
+        files_read=files,
     )
     registry = CollectorRegistry()
     registry.register(DriftCollector(_Snapshot(status)))
@@ -80,10 +81,16 @@ def push_scores(
     result: WindowScore,
     reference_rows: int,
     computed_at: float | None = None,
+    files: int = 0,
 ) -> None:
     """Push to the gateway (PUT: the group is replaced); ValueError saying why it failed."""
     registry = push_registry(
-        model, result, reference_rows, computed_at or time.time(), target.max_age
+        model,
+        result,
+        reference_rows=reference_rows,
+        computed_at=computed_at or time.time(),
+        max_age=target.max_age,
+        files=files,
     )
     try:
         push_to_gateway(

@@ -58,6 +58,7 @@ def _column_json(column: ColumnReference) -> dict[str, Any]:
     return {
         **common,
         "edges": column.edges.tolist(),
+        "masses": column.masses.tolist(),
         "std": column.std,
         "grid": None
         if grid is None
@@ -118,6 +119,8 @@ def _column(item: dict[str, Any]) -> ColumnReference:
     return NumericReference(
         name=str(item["name"]),
         edges=np.asarray(item["edges"], dtype=np.float64),
+        # Absent from files saved before mass points had bins of their own: the edges hold them.
+        masses=np.asarray(item.get("masses", []), dtype=np.float64),
         counts=counts,
         values=int(item["values"]),
         missing=int(item["missing"]),

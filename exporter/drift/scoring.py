@@ -81,7 +81,9 @@ def _score_numeric(
         # A reference read from a saved file: KS/Wasserstein from the grid, within a bound.
         binned, lost = bin_counts(values, reference.edges)
         cells = reference.grid.cells(values)[0] if reference.grid is not None else None
-        return numeric_from_counts(reference, binned, lost, cells, settings)
+        return numeric_from_counts(
+            reference, counts=binned, missing=lost, cells=cells, settings=settings
+        )
     counts: IntArray | None = None
     if settings.needs_order:
         # One sort serves KS, Wasserstein and the bin counts.
@@ -141,7 +143,12 @@ def numeric_from_counts(
                 scores["wasserstein"] = distance.value / spread
                 bounds["wasserstein"] = distance.bound / spread
     return FeatureScore(
-        reference.name, reference.kind, valid, missing, None, _ordered(scores, settings), bounds
+        feature=reference.name,
+        kind=reference.kind,
+        values=valid,
+        missing=missing,
+        scores=_ordered(scores, settings),
+        bounds=bounds,
     )
 
 

@@ -253,10 +253,10 @@ def score_spark(
             features.append(
                 numeric_from_counts(
                     column,
-                    totals.bins[index],
-                    totals.missing[index],
-                    totals.cells[index],
-                    settings,
+                    counts=totals.bins[index],
+                    missing=totals.missing[index],
+                    cells=totals.cells[index],
+                    settings=settings,
                 )
             )
     return summarize(totals.rows, features, settings, time.perf_counter() - started)

@@ -26,11 +26,16 @@ def data(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 def test_a_saved_reference_reads_back_bin_for_bin(tmp_path: Path) -> None:
     frame = model_inputs(rng, 4000)
+    # Zero-inflated: 0 is a mass point with a bin of its own.
+    frame["spend"] = np.where(rng.random(4000) < 0.4, 0.0, rng.lognormal(3, 1, 4000))
     settings = DriftSettings(bins=7)
     fitted = fit_reference(frame, settings, exclude=["ts"])
     save_reference(fitted, settings.bins, tmp_path / "ref.json")
     loaded = load_reference_file(tmp_path / "ref.json", bins=7)
-    assert list(loaded.columns) == ["age", "income", "score", "city", "member"]
+    assert list(loaded.columns) == ["age", "income", "score", "city", "member", "spend"]
+    spend = loaded.columns["spend"]
+    assert isinstance(spend, NumericReference)
+    assert spend.masses.tolist() == [0.0]
     assert loaded.rows == 4000
     for name, column in fitted.columns.items():
         again = loaded.columns[name]
@@ -44,6 +49,7 @@ def test_a_saved_reference_reads_back_bin_for_bin(tmp_path: Path) -> None:
         if isinstance(column, NumericReference):
             assert isinstance(again, NumericReference)
             assert again.edges.tolist() == column.edges.tolist()  # exactly, not approximately
+            assert again.masses.tolist() == column.masses.tolist()
             assert column.grid is not None
             assert again.grid is not None
             assert again.grid.points.tolist() == column.grid.points.tolist()

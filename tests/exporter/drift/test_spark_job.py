@@ -177,6 +177,15 @@ def test_spark_score_reads_a_table_and_names_a_bad_one(
     assert code == 2
     assert "column 'age' is string, the reference's is number" in err
 
+    code, out, err = run_exporter("spark-score", "--table", "nowhere", "--reference", saved)
+    assert (code, out) == (2, "")
+    assert err.startswith("drift-exporter: error: nowhere: cannot read: [TABLE_OR_VIEW_NOT_FOUND]")
+    assert len(err.splitlines()) == 1
+    missing = str(data / "missing")
+    code, _, err = run_exporter("spark-score", "--current", missing, "--reference", saved)
+    assert code == 2
+    assert err.startswith(f"drift-exporter: error: {missing}: cannot read: [PATH_NOT_FOUND]")
+
     code, _, err = run_exporter(
         "spark-score", "--table", "predictions", "--reference", saved, "--window-rows=10"
     )
