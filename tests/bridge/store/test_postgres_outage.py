@@ -38,6 +38,7 @@ def test_a_database_restart_costs_retries_and_never_a_second_dispatch(
     }
     with FakeWebhook() as hook:
         config_data["targets"]["hook"]["url"] = f"{hook.url}/hook"
+        config_data["targets"]["hook"]["timeout"] = "10s"
         bridge = Running(write_config(config_data))
         with bridge:
 
@@ -47,7 +48,8 @@ def test_a_database_restart_costs_retries_and_never_a_second_dispatch(
             assert post("before").status_code == 200
             hook.wait_for(1, timeout=10)
             # An attempt in flight when the database goes: the target answers after it is gone.
-            hook.delay = 1.0
+            # Long enough for the database to be stopped (slowly, on a loaded machine) first.
+            hook.delay = 3.0
             assert post("in-flight").status_code == 200
             hook.wait_for(2, timeout=10)
             try:
