@@ -113,6 +113,7 @@ def start_bridges(
             dry_run=True,
             workers=max(1, args.workers // args.replicas),
             threads=args.threads,
+            worker_class=args.worker_class,
             store=store,
         )
         process = stack.enter_context(bridge(config, replica))
@@ -143,6 +144,12 @@ def main() -> None:
     parser.add_argument(
         "--replicas", type=int, default=1, help="bridges on one PostgreSQL (workers split)"
     )
+    parser.add_argument(
+        "--worker-class",
+        default="waitress",
+        choices=["waitress", "gthread"],
+        help="the bridge's worker_class (the bare app always runs on gthread)",
+    )
     args = parser.parse_args()
     if args.replicas > 1 and args.store != "postgres":
         parser.error("several replicas need --store postgres")
@@ -167,7 +174,7 @@ def main() -> None:
         )
         print(
             f"servers: gunicorn, {args.workers} process(es) x {args.threads} threads in all;"
-            f" bridge store {store}"
+            f" bridge store {store}, worker_class {args.worker_class}"
         )
         print(f"throughput: wrk -t2 -c16 -d{args.seconds}s (2 cores shared by wrk and server)")
         results = {}

@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bridge import __version__
+from bridge import __version__, logs
 from bridge.config import BridgeConfig, load_config
 from bridge.config_reader import ConfigError
 from bridge.store import StoreError
 from bridge.store.opening import open_store
+from bridge.targets.command import CommandTarget
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         default="info",
     )
+    parser.add_argument(
+        "--log.format",
+        dest="log_format",
+        choices=list(logs.FORMATS),
+        default="text",
+        help="text (default) or json: one object per line, for Loki or ELK",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="run the bridge (gunicorn)")
     _add_config(serve)
@@ -53,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check = commands.add_parser("check-config", help="validate a config file; list every problem")
     _add_config(check)
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="warnings are errors (e.g. a command target's program missing on this machine)",
+    )
     replay = commands.add_parser(
         "replay", help="show the routes and exact requests a webhook payload would cause"
     )
@@ -96,12 +109,31 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         len(config.routes),
         len(config.targets),
     )
+    for warning in _warnings(config):
+        log.warning("%s", warning)
     BridgeServer(config, args.log_level).run()
     return 0
 
 
+def _warnings(config: BridgeConfig) -> list[str]:
+    """What may fail later, though the file is valid (checked on this machine)."""
+    warnings = []
+    for name, target in config.targets.items():
+        if isinstance(target, CommandTarget):
+            problem = target.program_problem()
+            if problem is not None:
+                warnings.append(
+                    f"{config.file}: targets.{name}.command[0]: {problem}; every dispatch to it "
+                    "would fail (it may exist only on the serving host)"
+                )
+    return warnings
+
+
 def _cmd_check_config(args: argparse.Namespace) -> int:
     config = _load(args)
+    warnings = _warnings(config)
+    if args.strict and warnings:
+        raise ConfigError(warnings)
     dry = " (dry run)" if config.dry_run else ""
     print(
         f"{config.file}: OK{dry}: {len(config.routes)} route(s), {len(config.targets)} "
@@ -110,6 +142,15 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     for route in config.routes:
         matchers = ", ".join(str(m) for m in route.matchers) or "every alert"
         print(f"  route {route.name}: {matchers} -> {route.target}")
+    if config.alertmanager is None:
+        print(
+            "  note: truncated alerts (max_alerts) will not be fetched: set alertmanager.url to "
+            "fetch the alerts a notification leaves out (else they are only counted)"
+        )
+    else:
+        print(f"  truncated alerts (max_alerts) are fetched from {config.alertmanager.url}")
+    for warning in warnings:
+        print(f"warning: {warning}")
     return 0
 
 
@@ -152,7 +193,8 @@ def _read_payload(path: Path) -> Any:
 def _cmd_replay(args: argparse.Namespace) -> int:
     from bridge.replay import replay
 
-    config = _load(args)
+    # It sends nothing: the secret files of the serving host need not exist here.
+    config = load_config(args.config_file, check_secrets=False)
     print(json.dumps(replay(config, _read_payload(args.payload)), indent=2))
     return 0
 
@@ -203,10 +245,9 @@ _COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``drift-bridge``; returns the exit status."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # As logging.basicConfig: a process that set up logging already (a test runner) keeps it.
+    if not logging.getLogger().handlers:
+        logs.configure(args.log_level, args.log_format)
     try:
         return _COMMANDS[args.command](args)
     except ConfigError as err:

@@ -38,17 +38,22 @@ class BridgeCollector(Collector):
         info = GaugeMetricFamily(metrics.BUILD_INFO, "Version of the bridge.", labels=["version"])
         info.add_metric([__version__], 1)
         yield info
-        up = GaugeMetricFamily(metrics.STORE_UP, "1 when the store answered this scrape.")
+        up = GaugeMetricFamily(
+            metrics.STORE_UP, "1 when the store could record (a write) at this scrape."
+        )
+        try:
+            # A write, as an intake's: reads succeed on a read-only or full disk.
+            self._store.ping()
+            up.add_metric([], 1)
+        except StoreError:
+            up.add_metric([], 0)
+        yield up
         try:
             values = self._read_counters()
             outbox = self._store.outbox(time.time())
             store_id = self._store.identity()
         except StoreError:
-            up.add_metric([], 0)
-            yield up
             return
-        up.add_metric([], 1)
-        yield up
         store = GaugeMetricFamily(
             metrics.STORE_INFO,
             "The store the counters come from: replicas sharing one database report the same"
@@ -102,6 +107,7 @@ class BridgeCollector(Collector):
                 0.0,
             )
         values[metrics.TRUNCATED_ALERTS_TOTAL].setdefault((), 0.0)
+        values[metrics.TRUNCATED_ALERTS_FETCHED_TOTAL].setdefault((), 0.0)
         values[metrics.DISPATCH_RETRIES_REQUESTED_TOTAL].setdefault((), 0.0)
         for table in Table:
             values[metrics.STORE_PRUNED_ROWS_TOTAL].setdefault((("table", table.value),), 0.0)

@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from bridge.alertmanager import AlertmanagerAPI
+from bridge.alertmanager import from_config as alertmanager_from_config
 from bridge.backoff import BackoffPolicy
 from bridge.config_reader import ConfigError, Reader
 from bridge.credentials import Secret, read_secret
@@ -42,6 +44,16 @@ class OnResolve(StrEnum):
     DISPATCH = "dispatch"  # also dispatch once more, with status resolved
 
 
+class WorkerClass(StrEnum):
+    """How each server process serves (``worker_class``)."""
+
+    # Reads whole requests in an event loop before a thread runs the app: slow or idle
+    # clients cannot hold the threads (bench/slow_clients.py).
+    WAITRESS = "waitress"
+    # gunicorn's own, the server before: only behind a proxy that buffers requests.
+    GTHREAD = "gthread"
+
+
 @dataclass(frozen=True)
 class AuthConfig:
     """How Alertmanager authenticates to ``/alerts`` (and callers to ``/api``)."""
@@ -61,6 +73,7 @@ class ServerConfig:
     threads: int = 8
     max_body_bytes: int = 1024 * 1024
     allow_unauthenticated: bool = False
+    worker_class: WorkerClass = WorkerClass.WAITRESS
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,8 @@ class BridgeConfig:
     dry_run: bool = False
     # The annotation (or, failing that, label) whose value templates see as ``value``.
     value_from: str = DEFAULT_VALUE_FROM
+    # Where alerts left out of a notification (max_alerts) are fetched; None: they are not.
+    alertmanager: "AlertmanagerAPI | None" = None
 
     def route(self, name: str) -> Route | None:
         """The route called ``name``, if the config has one (names are unique)."""
@@ -126,10 +141,13 @@ class BridgeConfig:
         return chosen
 
 
-def load_config(path: Path, listen_address: str | None = None) -> BridgeConfig:
+def load_config(
+    path: Path, listen_address: str | None = None, check_secrets: bool = True
+) -> BridgeConfig:
     """Read and validate ``path``; raise ConfigError listing every problem.
 
     ``listen_address`` (from the command line) replaces the file's before validation.
+    ``check_secrets=False`` (for commands that send nothing) skips reading the secret files.
     """
     try:
         text = path.read_text()
@@ -141,13 +159,13 @@ def load_config(path: Path, listen_address: str | None = None) -> BridgeConfig:
         raise ConfigError([f"{path}: not valid YAML: {err}"]) from None
     if listen_address is not None and isinstance(data, dict):
         data = {**data, "listen_address": listen_address}
-    return parse_config(data, path)
+    return parse_config(data, path, check_secrets)
 
 
-def parse_config(data: Any, path: Path) -> BridgeConfig:
+def parse_config(data: Any, path: Path, check_secrets: bool = True) -> BridgeConfig:
     """Validate an already parsed document that came from ``path``."""
     problems: list[str] = []
-    root = Reader(data, str(path), problems)
+    root = Reader(data, str(path), problems, check_secrets=check_secrets)
     server = _server(root)
     auth = _auth(root.child("auth"))
     if auth.type == AuthType.NONE and not server.allow_unauthenticated:
@@ -182,6 +200,7 @@ def parse_config(data: Any, path: Path) -> BridgeConfig:
         routes=routes,
         dry_run=root.boolean("dry_run", False),
         value_from=root.string("value_from", DEFAULT_VALUE_FROM),
+        alertmanager=alertmanager_from_config(root.child("alertmanager")),
     )
     root.reject_unknown()
     if problems:
@@ -202,6 +221,9 @@ def _server(root: Reader) -> ServerConfig:
         threads=root.integer("threads", defaults.threads, minimum=1),
         max_body_bytes=root.integer("max_body_bytes", defaults.max_body_bytes, minimum=1024),
         allow_unauthenticated=root.boolean("allow_unauthenticated", False),
+        worker_class=WorkerClass(
+            root.string("worker_class", defaults.worker_class, choices=list(WorkerClass))
+        ),
     )
 
 

@@ -49,10 +49,13 @@ class Reader:
         problems: list[str],
         path: str = "",
         known: set[str] | None = None,
+        check_secrets: bool = True,
     ) -> None:
         self.file = file
         self.path = path
         self.problems = problems
+        # False for commands that send nothing (replay): secret files need not exist there.
+        self.check_secrets = check_secrets
         self._known: set[str] = set() if known is None else known
         if data is None:
             data = {}
@@ -181,8 +184,16 @@ class Reader:
         if key not in self.data or self.data[key] is None:
             if required:
                 self.problem(key, "is required")
-            return Reader({}, self.file, self.problems, self.key_path(key))
-        return Reader(self.data[key], self.file, self.problems, self.key_path(key))
+            return Reader(
+                {}, self.file, self.problems, self.key_path(key), check_secrets=self.check_secrets
+            )
+        return Reader(
+            self.data[key],
+            self.file,
+            self.problems,
+            self.key_path(key),
+            check_secrets=self.check_secrets,
+        )
 
     def children(self, key: str, required: bool = False) -> Iterator["Reader"]:
         """Each mapping in the list at ``key``."""
@@ -196,7 +207,13 @@ class Reader:
             self.problem(key, f"expected a list, got {_kind(items)}")
             return
         for index, item in enumerate(items):
-            yield Reader(item, self.file, self.problems, f"{self.key_path(key)}[{index}]")
+            yield Reader(
+                item,
+                self.file,
+                self.problems,
+                f"{self.key_path(key)}[{index}]",
+                check_secrets=self.check_secrets,
+            )
 
     def named_children(self, key: str, required: bool = False) -> Iterator[tuple[str, "Reader"]]:
         """Each (name, mapping) of the mapping at ``key``."""
@@ -210,7 +227,16 @@ class Reader:
             self.problem(key, f"expected a mapping of names to settings, got {_kind(items)}")
             return
         for name, item in items.items():
-            yield str(name), Reader(item, self.file, self.problems, f"{self.key_path(key)}.{name}")
+            yield (
+                str(name),
+                Reader(
+                    item,
+                    self.file,
+                    self.problems,
+                    f"{self.key_path(key)}.{name}",
+                    check_secrets=self.check_secrets,
+                ),
+            )
 
     def reject_unknown(self) -> None:
         """Record every key that no read asked for (a typo, usually)."""

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.config import BridgeConfig
+from bridge.credentials import redact, redact_values
 from bridge.store import Store, StoreError
 from bridge.store.records import AttemptOutcome, AttemptRecord, ClaimedDispatch
 from bridge.targets import DispatchError, FailureReason
@@ -129,10 +130,12 @@ class Dispatcher:
         while not self._stopping.is_set():
             self._wake.clear()
             try:
-                claimed = self.run_once()
+                # Renewals first: after the store was unwritable for longer than a lease, the
+                # attempts held in flight take their leases back before anything is claimed.
                 if self._clock() - last_renewal > lease / 3:
                     self._renew_leases()
                     last_renewal = self._clock()
+                claimed = self.run_once()
             except StoreError as err:
                 log.error("dispatcher: the store failed, trying again in %gs: %s", poll, err)
                 claimed = []
@@ -165,19 +168,40 @@ class Dispatcher:
         attempt follows: at least once, never lost.
         """
         delay, started = 0.1, time.monotonic()
+        held = False
         while True:
             try:
                 self._store.finish_attempt(record, self.owner, dispatch.target)
-                return True
             except StoreError as err:
+                # Once, not at every try: an outage of minutes would flood the log.
+                if not held:
+                    log.error(
+                        "dispatch_id=%s target=%s fingerprint=%s: cannot record attempt %d "
+                        "(outcome %s); holding it until the store can be written: %s",
+                        dispatch.id,
+                        dispatch.target,
+                        dispatch.fingerprint,
+                        dispatch.attempt,
+                        record.outcome,
+                        err,
+                    )
+                held = True
+            else:
+                if held:
+                    log.warning(
+                        "dispatch_id=%s: attempt %d recorded after %.1fs on hold",
+                        dispatch.id,
+                        dispatch.attempt,
+                        time.monotonic() - started,
+                    )
+                return True
+            if self._stopping.is_set() and time.monotonic() - started > _RECORD_WHEN_STOPPING:
                 log.error(
-                    "dispatch_id=%s: could not record attempt %d (trying again in %gs): %s",
+                    "dispatch_id=%s: stopping with attempt %d unrecorded; it is made again "
+                    "after its lease",
                     dispatch.id,
                     dispatch.attempt,
-                    delay,
-                    err,
                 )
-            if self._stopping.is_set() and time.monotonic() - started > _RECORD_WHEN_STOPPING:
                 return False
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
@@ -315,6 +339,7 @@ class _Attempt:
         next_attempt_at: float | None = None,
     ) -> AttemptRecord:
         """The record of this attempt, finished now."""
+        # Whatever a target answered or an error quoted, credentials never reach the store.
         return AttemptRecord(
             dispatch_id=self.dispatch.id,
             attempt=self.dispatch.attempt,
@@ -323,9 +348,9 @@ class _Attempt:
             outcome=outcome,
             reason=reason,
             status=status,
-            message=message,
-            response=response,
-            details=details,
+            message=redact(message),
+            response=None if response is None else redact(response),
+            details=None if details is None else redact_values(details),
             next_attempt_at=next_attempt_at,
         )
 

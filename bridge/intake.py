@@ -13,6 +13,7 @@ intake of every process waits for in turn, so it holds only lookups and inserts.
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bridge import metrics
@@ -95,10 +96,16 @@ def record_notification(
     remote_addr: str | None = None,
     user_agent: str | None = None,
     now: float | None = None,
+    fetched: Sequence[Alert] = (),
 ) -> IntakeResult:
-    """Decide about every alert and record it all atomically; raises StoreError if it cannot."""
+    """Decide about every alert and record it all atomically; raises StoreError if it cannot.
+
+    ``fetched``: alerts of the group the notification left out (max_alerts), fetched from
+    Alertmanager; decided like the others, numbered after them.
+    """
     now = time.time() if now is None else now
-    plans = [(alert, _plan(store, config, notification, alert)) for alert in notification.alerts]
+    alerts = (*notification.alerts, *fetched)
+    plans = [(alert, _plan(store, config, notification, alert)) for alert in alerts]
 
     def decide(txn: Transaction) -> tuple[int, list[AlertOutcome]]:
         outcomes: list[AlertOutcome] = []
@@ -112,6 +119,8 @@ def record_notification(
         txn.count(metrics.NOTIFICATIONS_TOTAL, {"outcome": NotificationOutcome.ACCEPTED})
         if notification.truncated_alerts:
             txn.count(metrics.TRUNCATED_ALERTS_TOTAL, {}, notification.truncated_alerts)
+        if fetched:
+            txn.count(metrics.TRUNCATED_ALERTS_FETCHED_TOTAL, {}, len(fetched))
         for index, (alert, matches) in enumerate(plans):
             case = _Case(
                 txn=txn,
@@ -133,18 +142,20 @@ def record_notification(
         return notification_id, outcomes
 
     notification_id, outcomes = store.atomically(decide, locks=_locks(plans))
-    _log_outcomes(notification, notification_id, outcomes)
+    _log_outcomes(notification, notification_id, outcomes, len(fetched))
     return IntakeResult(notification_id, outcomes)
 
 
 def _log_outcomes(
-    notification: Notification, notification_id: int, outcomes: list[AlertOutcome]
+    notification: Notification, notification_id: int, outcomes: list[AlertOutcome], fetched: int
 ) -> None:
     if notification.truncated_alerts:
         log.warning(
-            "notification %d: Alertmanager left out %d alert(s) (max_alerts); group_key=%s",
+            "notification %d: Alertmanager left out %d alert(s) (max_alerts), %d fetched from "
+            "its API; group_key=%s",
             notification_id,
             notification.truncated_alerts,
+            fetched,
             notification.group_key,
         )
     for outcome in outcomes:

@@ -18,6 +18,7 @@ STORE_INFO = "drift_bridge_store_info"
 NOTIFICATIONS_TOTAL = "drift_bridge_notifications_total"
 ALERTS_TOTAL = "drift_bridge_alerts_total"
 TRUNCATED_ALERTS_TOTAL = "drift_bridge_truncated_alerts_total"
+TRUNCATED_ALERTS_FETCHED_TOTAL = "drift_bridge_truncated_alerts_fetched_total"
 DISPATCHES_TOTAL = "drift_bridge_dispatches_total"
 DISPATCH_ATTEMPTS_TOTAL = "drift_bridge_dispatch_attempts_total"
 DISPATCH_RETRIES_REQUESTED_TOTAL = "drift_bridge_dispatch_retries_requested_total"
@@ -78,6 +79,10 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     TRUNCATED_ALERTS_TOTAL: (
         "Alerts Alertmanager left out of notifications (max_alerts); see its API for them.",
+        (),
+    ),
+    TRUNCATED_ALERTS_FETCHED_TOTAL: (
+        "Alerts left out of notifications that were fetched from Alertmanager's API and decided.",
         (),
     ),
     DISPATCHES_TOTAL: (

@@ -20,6 +20,13 @@ class AlertStatus(StrEnum):
     RESOLVED = "resolved"
 
 
+# Text JSON can carry but nothing downstream can: a lone surrogate (``"\\ud800"``) cannot be
+# encoded to UTF-8 (the store, URLs, logs), and a NUL ends a C string (environment variables,
+# command arguments). Alertmanager never sends either.
+_UNUSABLE = re.compile("[\ud800-\udfff\x00]")
+# SQLite stores signed 64-bit integers.
+_MAX_COUNT = 2**63 - 1
+
 _RFC3339 = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$"
 )
@@ -58,9 +65,9 @@ def parse_timestamp(text: str, field: str) -> Timestamp:
     zone = "+00:00" if zone in ("Z", "z") else zone
     try:
         local = datetime.fromisoformat(f"{date}T{clock}.{nanos[:6]}{zone}")
-    except ValueError as err:
+        at = local.astimezone(UTC) if local.year > 1 else local
+    except (ValueError, OverflowError) as err:
         raise PayloadError(field, f"invalid time {text!r}: {err}") from None
-    at = local.astimezone(UTC) if local.year > 1 else local
     return Timestamp(f"{at:%Y-%m-%dT%H:%M:%S}.{at.microsecond:06d}{nanos[6:]}Z", at)
 
 
@@ -112,7 +119,15 @@ def _string(body: Mapping[str, Any], key: str, field: str, required: bool = True
     value = body[key]
     if not isinstance(value, str):
         raise PayloadError(field, f"expected a string, got {_json_kind(value)}")
-    return value
+    return _usable(value, field)
+
+
+def _usable(text: str, field: str) -> str:
+    bad = _UNUSABLE.search(text)
+    if bad is not None:
+        what = "a NUL character" if bad[0] == "\x00" else "a lone UTF-16 surrogate"
+        raise PayloadError(field, f"contains {what} (at offset {bad.start()})")
+    return text
 
 
 def _string_map(body: Mapping[str, Any], key: str, field: str, required: bool) -> dict[str, str]:
@@ -122,8 +137,10 @@ def _string_map(body: Mapping[str, Any], key: str, field: str, required: bool) -
         return {}
     value = _object(body[key], field)
     for name, item in value.items():
+        _usable(name, f"{field} (a name)")
         if not isinstance(item, str):
             raise PayloadError(f"{field}.{name}", f"expected a string, got {_json_kind(item)}")
+        _usable(item, f"{field}.{name}")
     return dict(value)
 
 
@@ -153,6 +170,11 @@ def _alert(value: Any, field: str) -> Alert:
     )
 
 
+def parse_alert(value: Any, field: str) -> Alert:
+    """Validate one alert in the webhook's shape; raise PayloadError naming the bad field."""
+    return _alert(value, field)
+
+
 def parse_notification(value: Any) -> Notification:
     """Validate a decoded webhook body; raise PayloadError naming the first bad field."""
     body = _object(value, "")
@@ -171,6 +193,8 @@ def parse_notification(value: Any) -> Notification:
         raise PayloadError(
             "truncatedAlerts", f"expected a non-negative integer, got {_json_kind(truncated)}"
         )
+    if truncated > _MAX_COUNT:
+        raise PayloadError("truncatedAlerts", f"{truncated} is more than any group can hold")
     return Notification(
         receiver=_string(body, "receiver", "receiver"),
         status=_status(body, "status"),

@@ -1,5 +1,8 @@
 """``drift-bridge serve``: the bridge on gunicorn, a production WSGI server.
 
+gunicorn manages the worker processes; each serves with waitress (``bridge.waitress_worker``),
+which reads whole requests before a thread runs the app, unless ``worker_class: gthread``.
+
 Each worker process opens its own store connection and runs its own dispatcher; the store's
 transactions and leases keep them from stepping on each other.
 """
@@ -10,8 +13,9 @@ from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
-from bridge.config import BridgeConfig
+from bridge.config import BridgeConfig, WorkerClass
 from bridge.dispatcher import Dispatcher
 from bridge.listen import gunicorn_bind
 from bridge.retention import Pruner
@@ -19,6 +23,10 @@ from bridge.store.opening import open_store
 from bridge.web.app import create_app
 
 log = logging.getLogger(__name__)
+_WORKER_CLASSES = {
+    WorkerClass.WAITRESS: "bridge.waitress_worker.WaitressWorker",
+    WorkerClass.GTHREAD: "gthread",
+}
 
 
 def build_app(config: BridgeConfig) -> Flask:
@@ -34,6 +42,18 @@ def build_app(config: BridgeConfig) -> Flask:
     # ~100 ms without, ~25 ms with).
     gc.freeze()
     return app
+
+
+class _BridgeLogger(Logger):  # type: ignore[misc]
+    """gunicorn's own lines through the bridge's handler: the same format (text or JSON)."""
+
+    def setup(self, cfg: Any) -> None:
+        """gunicorn's setup, then its handlers removed: its records go to the root logger."""
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+            logger.propagate = True
 
 
 def _worker_exit(_server: Any, worker: Any) -> None:
@@ -59,7 +79,7 @@ class BridgeServer(BaseApplication):  # type: ignore[misc]
         settings = {
             "bind": [gunicorn_bind(server.listen_address)],
             "workers": server.workers,
-            "worker_class": "gthread",
+            "worker_class": _WORKER_CLASSES[server.worker_class],
             "threads": server.threads,
             "timeout": 60,
             "graceful_timeout": 30,
@@ -70,6 +90,7 @@ class BridgeServer(BaseApplication):  # type: ignore[misc]
             # Our own log lines carry everything; gunicorn's access log would repeat them.
             "accesslog": None,
             "errorlog": "-",
+            "logger_class": _BridgeLogger,
         }
         # gunicorn 27+ opens a control socket under $HOME by default; two bridges on one
         # machine would fight over it, and nothing here uses it.

@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.support.postgres",
     "tests.support.pushgateway",
     "tests.support.spark",
+    "tests.support.store_faults",
     "tests.support.targets",
     "tests.support.tiers",
 ]

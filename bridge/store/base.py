@@ -168,7 +168,7 @@ class Store(Protocol):
         ...
 
     def ping(self) -> None:
-        """Raise StoreError unless the store answers."""
+        """Raise StoreError unless the store can record (a write, committed: readiness)."""
         ...
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -372,8 +373,14 @@ class PostgresStore:
         return self._read(sqlite_audit.outbox_stats, now)
 
     def ping(self) -> None:
-        """Raise StoreError unless the database answers."""
-        self._read(lambda conn: conn.execute("SELECT 1").fetchone())
+        """Raise StoreError unless the database can record: a write, committed."""
+        # A read succeeds on a standby after a failover, or with the disk full.
+        with self._outbox_write() as txn:
+            txn.pg.execute(
+                "INSERT INTO meta (key, value) VALUES ('write_probe', %s)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (repr(time.time()),),
+            )
 
     def close(self) -> None:
         """Stop listening and close every connection."""

@@ -9,6 +9,14 @@ waiting, runs each in a savepoint of one transaction, and commits once. One fsyn
 many webhooks, and a failing intake is rolled back alone. The UNIQUE constraint on (route,
 fingerprint, startsAt) makes the second firing notification of an episode a duplicate, whichever
 process receives it.
+
+Faults of the disk clear by themselves. A connection opened while the file could not be written
+is read-only for good, and one open on a file that was removed writes into the void: so every
+connection remembers the file (device, inode) it opened, each operation checks that the file at
+the path is still that one, and a connection that hit a fault (read-only, I/O error, disk full,
+file moved) is reopened, in every thread, at its next use. A store file that disappeared is not
+created again: its history (which episodes were dispatched) would be lost, so the store answers
+errors until the file is back.
 """
 
 import fcntl
@@ -18,9 +26,11 @@ import queue
 import sqlite3
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,6 +58,40 @@ T = TypeVar("T")
 _MAX_BATCH = 64
 # How often the WAL is copied back into the database file, off the intake's path.
 _CHECKPOINT_INTERVAL = 1.0
+# Errors after which a connection cannot be trusted any more (SQLite's extended codes start with
+# these): read-only for good, an I/O error, a full disk, a file that moved, or is not ours.
+_FAULTS = (
+    "SQLITE_READONLY",
+    "SQLITE_IOERR",
+    "SQLITE_FULL",
+    "SQLITE_CANTOPEN",
+    "SQLITE_CORRUPT",
+    "SQLITE_NOTADB",
+)
+
+
+def is_fault(err: sqlite3.Error) -> bool:
+    """True when ``err`` means the connection must be reopened (not a constraint or a bug)."""
+    name = getattr(err, "sqlite_errorname", "") or ""
+    return name.startswith(_FAULTS)
+
+
+def _private(path: Path) -> None:
+    # SQLite gives the WAL and shared-memory files the mode of the database file: creating that
+    # one 0600 keeps all three private (the store holds alerts, requests and target answers).
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+
+
+@dataclass
+class _Connection:
+    conn: sqlite3.Connection
+    pid: int
+    generation: int
+    # The file this connection opened, (st_dev, st_ino).
+    identity: tuple[int, int]
+    # False when opened while the file could not be written: SQLite then opens it read-only,
+    # for good, so the connection is replaced as soon as the file is writable again.
+    writable: bool
 
 
 class _Job:
@@ -75,8 +119,12 @@ class SQLiteStore:
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._checkpointer: threading.Thread | None = None
+        # Bumped on a fault: every thread reopens its connection at its next use.
+        self._generation = 0
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                _private(path)
             self._forked()
             self.migrate()
         except (sqlite3.Error, OSError) as err:
@@ -126,10 +174,27 @@ class SQLiteStore:
     # --- connections and locks -----------------------------------------------------------
 
     def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        """This thread's connection, reopened after a fault; raises StoreError if it cannot be."""
+        held: _Connection | None = getattr(self._local, "held", None)
         # A connection must never cross a fork: gunicorn workers each open their own.
-        if conn is None or getattr(self._local, "pid", None) != os.getpid():
-            conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None)
+        if (
+            held is not None
+            and held.pid == os.getpid()
+            and held.generation == self._generation
+            and (held.writable or not os.access(self.path, os.W_OK))
+        ):
+            self._check_identity(held)
+            return held.conn
+        self._drop_connection()
+        generation = self._generation
+        writable = os.access(self.path, os.W_OK)
+        # Never creates the file: a store that disappeared is not replaced by an empty one.
+        uri = f"file:{urllib.parse.quote(str(self.path))}?mode=rw"
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=self._busy_timeout, isolation_level=None)
+        except sqlite3.Error as err:
+            raise StoreError(self._missing() or f"store {self.path}: {err}") from err
+        try:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
@@ -138,9 +203,54 @@ class SQLiteStore:
             # otherwise run inside whichever commit crosses 1000 pages: tens of milliseconds
             # added to one webhook. A background thread does them instead.
             conn.execute("PRAGMA wal_autocheckpoint = 0")
-            self._local.conn = conn
-            self._local.pid = os.getpid()
+            stat = os.stat(self.path)
+        except (sqlite3.Error, OSError) as err:
+            conn.close()
+            raise StoreError(self._missing() or f"store {self.path}: {err}") from err
+        self._local.held = _Connection(
+            conn, os.getpid(), generation, (stat.st_dev, stat.st_ino), writable
+        )
         return conn
+
+    def _check_identity(self, held: _Connection) -> None:
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            stat = None
+        if stat is None or (stat.st_dev, stat.st_ino) != held.identity:
+            # Writes would go to a file nobody will ever read again: lost at the next restart.
+            self._reopen_all()
+            raise StoreError(
+                self._missing()
+                or f"store {self.path}: the file was replaced while open; reopening it"
+            )
+
+    def _missing(self) -> str | None:
+        if self.path.exists():
+            return None
+        return (
+            f"store {self.path}: the file is missing (removed while running?); answering errors "
+            "until it is restored (a restart creates an empty store, forgetting which episodes "
+            "were dispatched)"
+        )
+
+    def _drop_connection(self) -> None:
+        held: _Connection | None = getattr(self._local, "held", None)
+        self._local.held = None
+        if held is not None and held.pid == os.getpid():
+            with suppress(sqlite3.Error):
+                held.conn.close()
+
+    def _reopen_all(self) -> None:
+        """After a fault: this thread's connection now, every other thread's at its next use."""
+        self._generation += 1
+        self._drop_connection()
+
+    def _failed(self, err: sqlite3.Error) -> StoreError:
+        """The StoreError for ``err``, reopening connections when it is a fault of the disk."""
+        if is_fault(err):
+            self._reopen_all()
+        return StoreError(self._missing() or f"store {self.path}: {err}")
 
     def _forked(self) -> bool:
         if self._pid == os.getpid():
@@ -172,48 +282,66 @@ class SQLiteStore:
                 self._checkpointer.start()
 
     def _checkpoint(self) -> None:
+        last_problem = ""
         while True:
             time.sleep(_CHECKPOINT_INTERVAL)
             try:
                 # PASSIVE never waits for (nor blocks) readers and writers.
-                self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            except sqlite3.Error as err:
-                log.warning(
-                    "store %s: checkpoint failed (retried in %gs): %s",
-                    self.path,
-                    _CHECKPOINT_INTERVAL,
-                    err,
-                )
+                try:
+                    self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error as err:
+                    raise self._failed(err) from err
+            except StoreError as err:
+                # Once per problem, not every second while it lasts.
+                if str(err) != last_problem:
+                    log.warning(
+                        "checkpoint failed (retried every %gs): %s", _CHECKPOINT_INTERVAL, err
+                    )
+                last_problem = str(err)
+                continue
+            if last_problem:
+                log.warning("store %s: checkpoints work again", self.path)
+            last_problem = ""
 
     @contextmanager
     def _write(self) -> Iterator[SQLiteTransaction]:
-        """A write transaction; counters are written with it."""
+        """A write transaction; counters are written with it. Raises StoreError on failure."""
         self._start_threads()
-        conn = self._conn()
         assert self._lock_file is not None
         with self._write_lock:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX)
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                conn = self._conn()
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.Error as err:
+                    raise self._failed(err) from err
                 try:
                     txn = SQLiteTransaction(conn)
                     yield txn
                     write_counts(conn, txn.counts)
-                except BaseException:
-                    conn.execute("ROLLBACK")
+                    conn.execute("COMMIT")
+                except BaseException as err:
+                    self._rollback(conn)
+                    if isinstance(err, sqlite3.Error):
+                        raise self._failed(err) from err
                     raise
-                conn.execute("COMMIT")
             finally:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error as err:
+            # The connection is unusable; the next operation opens a new one.
+            self._failed(err)
 
     @contextmanager
     def transaction(self) -> Iterator[SQLiteTransaction]:
         """A write transaction of its own: committed at the end of the block."""
-        try:
-            with self._write() as txn:
-                yield txn
-        except sqlite3.Error as err:
-            raise StoreError(f"store {self.path}: {err}") from err
+        with self._write() as txn:
+            yield txn
 
     # --- group commit ----------------------------------------------------------------------
 
@@ -245,7 +373,9 @@ class SQLiteStore:
             try:
                 self._commit(batch)
             except BaseException as err:  # the writer must survive anything
-                failure = StoreError(f"store {self.path}: {err}")
+                failure = (
+                    err if isinstance(err, StoreError) else StoreError(f"store {self.path}: {err}")
+                )
                 for job in batch:
                     job.error, job.result = job.error or failure, None
             finally:
@@ -262,7 +392,7 @@ class SQLiteStore:
                 try:
                     job.result = job.work(txn)
                 except sqlite3.Error as err:
-                    job.error = StoreError(f"store {self.path}: {err}")
+                    job.error = self._failed(err)
                 except Exception as err:
                     job.error = err
                 if job.error is None:
@@ -310,7 +440,7 @@ class SQLiteStore:
         try:
             return query(self._conn(), *args)
         except sqlite3.Error as err:
-            raise StoreError(f"store {self.path}: {err}") from err
+            raise self._failed(err) from err
 
     def find_episode(self, key: EpisodeKey) -> Episode | None:
         """The episode of ``key``, read outside any write transaction (it may be a moment old)."""
@@ -339,12 +469,15 @@ class SQLiteStore:
         return self._read(sqlite_audit.outbox_stats, now)
 
     def ping(self) -> None:
-        """Raise StoreError unless the store answers."""
-        self._read(lambda conn: conn.execute("SELECT 1").fetchone())
+        """Raise StoreError unless the store can record: a write, committed, as an intake's."""
+        # A read would succeed on a read-only disk, a full one, or a file removed while open.
+        with self.transaction() as txn:
+            txn.conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('write_probe', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (repr(time.time()),),
+            )
 
     def close(self) -> None:
         """Close this thread's connection."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._drop_connection()

@@ -28,6 +28,7 @@ over and over; it becomes a dead letter to retry by hand once looked at.
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -47,7 +48,7 @@ from bridge.targets.base import (
     invalid,
     stored,
 )
-from bridge.targets.templates import compile_template, render
+from bridge.targets.templates import compile_template, is_templated, render
 from bridge.templating import Template
 from common.canonical_json import canonical_json
 
@@ -90,6 +91,25 @@ class CommandTarget:
         # Pids ended by interrupt(): their send() reports an interruption, not a failed job.
         self._interrupted: set[int] = set()
         self._lock = threading.Lock()
+
+    def program_problem(self) -> str | None:
+        """Why the program cannot be run from here, if it cannot (None when templated).
+
+        Checked on the machine that runs the check: the program may exist only on the serving
+        host, so this is a warning for ``check-config`` (an error with ``--strict``).
+        """
+        program = self.command[0].source
+        if is_templated(program):
+            return None
+        if "/" not in program:
+            found = shutil.which(program, path=os.environ.get("PATH", os.defpath))
+            return None if found else f"program {program!r} not found on PATH"
+        path = program if os.path.isabs(program) else os.path.join(self.working_dir or ".", program)
+        if not os.path.exists(path):
+            return f"program {path} does not exist"
+        if not os.path.isfile(path) or not os.access(path, os.X_OK):
+            return f"program {path} is not executable"
+        return None
 
     def interrupt(self) -> None:
         """End every program still running (the bridge is stopping); each attempt is retried."""

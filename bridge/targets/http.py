@@ -32,7 +32,7 @@ import requests
 
 from bridge import __version__
 from bridge.config_reader import Reader
-from bridge.credentials import Secret
+from bridge.credentials import Secret, read_secret
 from bridge.targets.base import DispatchError, FailureReason
 
 USER_AGENT = f"drift-retrain-bridge/{__version__}"
@@ -225,3 +225,34 @@ def secret_value(secret: Secret, who: str) -> str:
         raise DispatchError(
             f"{who}: {err}", retryable=False, reason=FailureReason.AUTH_ERROR
         ) from None
+
+
+# A bearer token, or a username and password (HTTP basic), for one HTTP endpoint.
+BearerOrBasic = tuple[Secret | None, tuple[str, Secret] | None]
+
+
+def read_bearer_or_basic(reader: Reader) -> BearerOrBasic:
+    """``bearer_token_file|_env`` or ``basic_auth: {username, password_file|_env}`` (or none)."""
+    bearer_token = read_secret(reader, "bearer_token", required=False)
+    basic_auth = None
+    if reader.has("basic_auth"):
+        basic = reader.child("basic_auth")
+        username = basic.string("username")
+        password = read_secret(basic, "password")
+        basic.reject_unknown()
+        if isinstance(username, str) and password is not None:
+            basic_auth = (username, password)
+        if reader.has("bearer_token_file") or reader.has("bearer_token_env"):
+            reader.problem("basic_auth", "set either bearer_token_file/_env or basic_auth")
+    return bearer_token, basic_auth
+
+
+def apply_bearer_or_basic(
+    auth: BearerOrBasic, session: requests.Session, headers: dict[str, str], who: str
+) -> None:
+    """Authenticate the session's next request; an unusable secret raises DispatchError."""
+    bearer_token, basic_auth = auth
+    if bearer_token is not None:
+        headers["Authorization"] = f"Bearer {secret_value(bearer_token, who)}"
+    elif basic_auth is not None:
+        session.auth = (basic_auth[0], secret_value(basic_auth[1], who))

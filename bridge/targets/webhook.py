@@ -27,15 +27,16 @@ with the header ``X-Drift-Bridge-Dispatch-Id``. Statuses follow
 from typing import Any
 
 from bridge.config_reader import Reader
-from bridge.credentials import Secret, read_secret
+from bridge.credentials import Secret
 from bridge.targets.base import DispatchResult, Job, Request, stored
 from bridge.targets.http import (
     HttpSettings,
+    apply_bearer_or_basic,
     check_response,
     check_url,
+    read_bearer_or_basic,
     read_http_settings,
     response_excerpt,
-    secret_value,
 )
 from bridge.targets.templates import PathTemplate, is_templated
 
@@ -119,11 +120,8 @@ class WebhookTarget:
         headers = {str(k): str(v) for k, v in (request.get("headers") or {}).items()}
         what = f"webhook {self.name} {method} {url}"
         with self.http.session() as session:
-            who = f"webhook {self.name}"
-            if self.bearer_token is not None:
-                headers["Authorization"] = f"Bearer {secret_value(self.bearer_token, who)}"
-            elif self.basic_auth is not None:
-                session.auth = (self.basic_auth[0], secret_value(self.basic_auth[1], who))
+            auth = (self.bearer_token, self.basic_auth)
+            apply_bearer_or_basic(auth, session, headers, f"webhook {self.name}")
             response = self.http.request(session, method, url, what, json=body, headers=headers)
         check_response(response, what)
         details: dict[str, Any] = {}
@@ -154,17 +152,7 @@ def from_config(name: str, reader: Reader) -> WebhookTarget | None:
             )
         elif is_templated(value):
             reader.problem(f"headers.{header}", "headers are static; templates are not rendered")
-    bearer_token = read_secret(reader, "bearer_token", required=False)
-    basic_auth = None
-    if reader.has("basic_auth"):
-        basic = reader.child("basic_auth")
-        username = basic.string("username")
-        password = read_secret(basic, "password")
-        basic.reject_unknown()
-        if isinstance(username, str) and password is not None:
-            basic_auth = (username, password)
-        if reader.has("bearer_token_file") or reader.has("bearer_token_env"):
-            reader.problem("basic_auth", "set either bearer_token_file/_env or basic_auth")
+    bearer_token, basic_auth = read_bearer_or_basic(reader)
     http = read_http_settings(reader)
     reader.reject_unknown()
     if len(reader.problems) > problems or parsed is None or path is None:

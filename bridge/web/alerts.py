@@ -10,7 +10,9 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import RequestEntityTooLarge
 
+from bridge.alertmanager import missing_alerts
 from bridge.intake import IntakeResult, record_notification
 from bridge.metrics import NotificationOutcome
 from bridge.payload import Notification, PayloadError, parse_notification
@@ -33,6 +35,7 @@ def receive() -> ResponseReturnValue:
         state.count_rejected(NotificationOutcome.INVALID)
         return read
     notification, text = read
+    fetched = missing_alerts(state.config.alertmanager, notification)
     try:
         result = record_notification(
             state.store,
@@ -41,6 +44,7 @@ def receive() -> ResponseReturnValue:
             payload=text,
             remote_addr=request.remote_addr,
             user_agent=request.headers.get("User-Agent"),
+            fetched=fetched,
         )
     except StoreError as err:
         log.error(
@@ -58,7 +62,7 @@ def _read_notification() -> tuple[Notification, str] | Response:
         return error_response(
             415, f"expected Content-Type application/json, got {request.mimetype or 'none'}"
         )
-    raw = request.get_data(cache=False)
+    raw = _body(current_bridge().config.server.max_body_bytes)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -67,6 +71,9 @@ def _read_notification() -> tuple[Notification, str] | Response:
         body = json.loads(text)
     except json.JSONDecodeError as err:
         return error_response(400, f"body is not valid JSON: {err}")
+    except ValueError:
+        # Python refuses integers of more than 4,300 digits (a defence against slow parsing).
+        return error_response(400, "body is not valid JSON: a number with too many digits")
     except RecursionError:
         return error_response(400, "body is not a webhook: JSON nested too deeply")
     try:
@@ -74,6 +81,22 @@ def _read_notification() -> tuple[Notification, str] | Response:
     except PayloadError as err:
         log.warning("rejected a webhook from %s: %s", request.remote_addr, err)
         return error_response(400, f"invalid Alertmanager payload: {err}")
+
+
+def _body(limit: int) -> bytes:
+    """The request body; RequestEntityTooLarge (413) when it is larger than ``limit``.
+
+    A chunked body has no Content-Length to check beforehand: it is read up to the limit, and
+    one more byte tells whether it was cut (parsing a cut body would answer a misleading 400).
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := request.stream.read(65536):
+        size += len(chunk)
+        if size > limit:
+            raise RequestEntityTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _answer(result: IntakeResult) -> Response:

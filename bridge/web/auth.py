@@ -63,10 +63,18 @@ def required(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseRetu
 
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
-        auth: AuthConfig = current_bridge().config.auth
-        problem = check(auth, request.headers.get("Authorization"))
+        state = current_bridge()
+        auth: AuthConfig = state.config.auth
+        try:
+            problem = check(auth, request.headers.get("Authorization"))
+        except ValueError as err:
+            # The bridge's own secret is unusable (emptied, removed, a line break): no request
+            # can be checked, and it is not the sender's fault. 503, so Alertmanager retries.
+            state.report_secret_problem(str(err))
+            return error_response(503, f"cannot check credentials: {err}")
+        state.report_secret_problem(None)
         if problem is not None:
-            current_bridge().count_rejected(NotificationOutcome.UNAUTHORIZED)
+            state.count_rejected(NotificationOutcome.UNAUTHORIZED)
             response = error_response(401, f"unauthorized: {problem}")
             response.headers["WWW-Authenticate"] = challenge(auth)
             return response

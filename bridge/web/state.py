@@ -2,7 +2,7 @@
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app
 
@@ -22,6 +22,19 @@ class Bridge:
     config: BridgeConfig
     store: Store
     dispatcher: Dispatcher | None
+    # The problem with the bridge's own credentials last logged: each is logged once, not once
+    # per request (Alertmanager retries, and a flood of identical lines hides everything else).
+    _secret_problem: str | None = field(default=None, repr=False)
+
+    def report_secret_problem(self, problem: str | None) -> None:
+        """Log a new problem with the auth secret once, and once more when it is solved."""
+        if problem == self._secret_problem:
+            return
+        previous, self._secret_problem = self._secret_problem, problem
+        if problem is not None:
+            log.error("answering 503 to every authenticated request: %s", problem)
+        elif previous is not None:
+            log.warning("the auth secret is usable again (was: %s)", previous)
 
     def count(self, name: str, labels: Mapping[str, str]) -> None:
         """Count something outside an intake transaction; a store failure is only logged."""

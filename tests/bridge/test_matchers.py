@@ -46,8 +46,8 @@ def test_quoted_values_unescape() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("alertname", "expected name, an operator"),
-        ('1name="x"', "expected name, an operator"),
+        ("alertname", "expected a name, one operator"),
+        ('1name="x"', "expected a name, one operator"),
         ('model=~"(unclosed"', "bad regular expression"),
         ('model="unterminated', "unterminated quoted value"),
     ],
@@ -55,3 +55,38 @@ def test_quoted_values_unescape() -> None:
 def test_bad_matchers_are_explained(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Matcher.parse(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "alertname==ModelDriftHigh",
+        "alertname=~~Model.*",
+        "alertname=Model Drift",
+        'alertname=Model"Drift',
+        "model=churn,severity=warning",
+    ],
+)
+def test_matchers_alertmanager_refuses_are_refused_naming_the_matcher_and_the_syntax(
+    text: str,
+) -> None:
+    with pytest.raises(ValueError, match="quote the value") as raised:
+        Matcher.parse(text)
+    message = str(raised.value)
+    assert repr(text) in message
+    assert 'e.g. alertname="ModelDriftHigh"' in message
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ('{alertname="ModelDriftHigh"}', "ModelDriftHigh"),
+        ('alertname="ModelDriftHigh",', "ModelDriftHigh"),
+        ('"alertname"="ModelDriftHigh"', "ModelDriftHigh"),
+        ("alertname=🙂drift", "🙂drift"),
+        ('alertname="a=b c"', "a=b c"),
+    ],
+)
+def test_matchers_alertmanager_accepts_are_accepted(text: str, value: str) -> None:
+    matcher = Matcher.parse(text)
+    assert (matcher.name, matcher.value) == ("alertname", value)

@@ -60,6 +60,13 @@ def test_a_database_restart_costs_retries_and_never_a_second_dispatch(
                 ready = bridge.client.get("/readyz")
                 assert ready.status_code == 503
                 assert ready.get_json()["checks"]["store"] != "ok"
+                # The database stays down until the attempt in flight has answered.
+                wait_until(
+                    lambda: "cannot record attempt 1" in caplog.text or None,
+                    20,
+                    "the attempt in flight to end while the database is down",
+                    interval=0.1,
+                )
             finally:
                 hook.delay = 0.0
                 postgres_cluster.start()
@@ -82,4 +89,5 @@ def test_a_database_restart_costs_retries_and_never_a_second_dispatch(
             states = {row.state for row in bridge.store.list_dispatches(None, None, 10, 0)}
             assert states == {"succeeded"}
     # The in-flight attempt was recorded once the database was back, not sent again.
-    assert "could not record attempt 1 (trying again" in caplog.text
+    assert "cannot record attempt 1 (outcome success); holding it" in caplog.text
+    assert "attempt 1 recorded after" in caplog.text
