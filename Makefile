@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# `make demo` needs the project alone, not the test tools (mypy, ruff, scipy, pyarrow, ...).
+DEMO_STAMP := $(VENV)/.demo-stamp
 # Debian packages the demo and the tests start for real, keyed by the binary that must exist.
 RUN_TOOLS := prometheus:prometheus promtool:prometheus amtool:prometheus-alertmanager \
              prometheus-alertmanager:prometheus-alertmanager
@@ -16,22 +18,42 @@ RUN_TOOLS := prometheus:prometheus promtool:prometheus amtool:prometheus-alertma
 TEST_TOOLS := $(RUN_TOOLS) docker-compose:docker-compose \
               prometheus-pushgateway:prometheus-pushgateway \
               java:openjdk-17-jre-headless kubectl:kubernetes-client \
-              pg_ctlcluster:postgresql
+              pg_ctlcluster:postgresql \
+              systemd-analyze:systemd jq:jq curl:curl setpriv:util-linux ip:iproute2
+# systemd-analyze verifies deploy/systemd; the install test (tests/system/test_install.py) runs
+# the README's install block with jq, curl, setpriv and ip.
 
-.PHONY: test demo tools test-tools venv lint typecheck unit clean kubernetes-manifests
+.PHONY: test demo tools test-tools venv demo-venv python-venv lint typecheck unit clean \
+        kubernetes-manifests
 
 test: test-tools venv lint typecheck unit
 
 # The whole loop on loopback: exporter -> Prometheus -> Alertmanager -> bridge -> retraining job.
-demo: tools venv
+demo: tools demo-venv
 	$(BIN)/drift-demo
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+demo-venv: $(DEMO_STAMP)
+
+# Debian's python3 has no venv module (nor ensurepip) until python3-venv is installed.
+python-venv:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { \
+	  echo "error: $(PYTHON) not found: apt-get install -y python3 python3-venv" >&2; exit 1; }
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
+	  echo "error: $(PYTHON) cannot make a virtual environment: apt-get install -y python3-venv" >&2; \
+	  exit 1; }
+
+$(STAMP): pyproject.toml | python-venv
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test,plot]'
+	touch $@ $(DEMO_STAMP)
+
+$(DEMO_STAMP): pyproject.toml | python-venv
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
 	touch $@
 
 # Install from Debian only what is missing: $(1) is a list of binary:package pairs.

@@ -1,7 +1,8 @@
 """Profile the bridge's intake: py-spy samples one worker while wrk posts new episodes.
 
-Prints where the worker's time goes (inclusive and self share of samples per function, idle
-threads left out), to find what costs CPU per request and what the floor is.
+Prints where the worker's CPU goes (samples of the thread holding the GIL; ``--wall``: of every
+busy thread, waits for fsync and the database included), as inclusive and self shares per
+function, to find what costs CPU per request and what the floor is.
 
     .venv/bin/python bench/profile_intake.py [--store postgres] [--seconds 8] [--unique]
 """
@@ -64,6 +65,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--resends", action="store_true", help="resends instead of new episodes")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument(
+        "--wall",
+        action="store_true",
+        help="every busy thread (waits for the disk and the database included), not only the"
+        " one holding the GIL (CPU spent in Python)",
+    )
     args = parser.parse_args()
     args.replicas, args.workers, args.threads = 1, 1, 8
     with ExitStack() as stack:
@@ -104,12 +111,17 @@ def main() -> None:
                 "--output",
                 str(raw),
                 "--nonblocking",
+                *([] if args.wall else ["--gil"]),
             ],
             check=True,
             capture_output=True,
         )
         load.join()
-        print(f"bridge on port {port}, store {args.store}, 1 worker x 8 threads; wrk -c16")
+        view = "busy threads (wall)" if args.wall else "the thread holding the GIL (CPU)"
+        print(
+            f"bridge on port {port}, store {args.store}, 1 worker x 8 threads; wrk -c16;"
+            f" samples of {view}"
+        )
         summarize(raw, args.top)
 
 

@@ -17,6 +17,7 @@ from bridge.store.opening import open_store
 from bridge.targets.command import CommandTarget
 from bridge.targets.github import GitHubTarget
 from bridge.targets.github_runs import run_name_problem
+from common.addresses import check_can_listen, parse_listen_address
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from bridge.server import BridgeServer
 
     config = load_config(args.config_file, listen_address=args.listen)
+    # gunicorn would retry a taken port for seconds, a dozen lines of log: one line instead.
+    host, port = parse_listen_address(config.server.listen_address)
+    check_can_listen(
+        host, port, f"choose another with --web.listen-address or listen_address in {config.file}"
+    )
     # Open the store once here, creating or upgrading its schema, so that a bad path, an
     # unreachable database or a schema newer than this release stops start-up with its reason.
     open_store(config.store).close()

@@ -51,8 +51,18 @@ class BridgeCollector(Collector):
         try:
             values = self._read_counters()
             outbox = self._store.outbox(time.time())
+            store_id = self._store.identity()
         except StoreError:
             return
+        store = GaugeMetricFamily(
+            metrics.STORE_INFO,
+            "The store the counters come from: replicas sharing one database report the same"
+            " store_id (and the same totals).",
+            labels=["store_id", "kind"],
+        )
+        kind = "postgresql" if self._config.store.postgres is not None else "sqlite"
+        store.add_metric([store_id, kind], 1)
+        yield store
         yield from self._counters(values)
         yield from self._latency(values)
         yield from self._runs(values)

@@ -11,6 +11,8 @@ from enum import StrEnum
 
 BUILD_INFO = "drift_bridge_build_info"
 STORE_UP = "drift_bridge_store_up"
+# Which store a bridge's counters come from: replicas sharing one report the same store_id.
+STORE_INFO = "drift_bridge_store_info"
 
 # Counters (stored by name, with the ``_total`` suffix).
 NOTIFICATIONS_TOTAL = "drift_bridge_notifications_total"

@@ -86,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    _add_simulate(commands)
+    _add_series_commands(commands)
+    add_drift_commands(commands)
+    add_batch_commands(commands)
+    return parser
+
+
+def _add_simulate(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """``drift-exporter simulate``: its flags."""
     simulate = commands.add_parser(
         "simulate", help="serve simulated drift scores on /metrics, one day every step"
     )
@@ -121,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds per simulated day (default 2); 0 jumps to the last day and holds",
     )
 
+
+def _add_series_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """``series``, ``check`` and ``plot``: the commands that read a whole series."""
     series = commands.add_parser("series", help="print the simulated series")
     _add_series_source(series, csv=False)
     series.add_argument("--format", choices=["csv", "table"], default="table")
@@ -148,9 +160,6 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument(
         "--out", type=Path, default=Path("drift.png"), help="image file (default drift.png)"
     )
-    add_drift_commands(commands)
-    add_batch_commands(commands)
-    return parser
 
 
 def _series(args: argparse.Namespace) -> pd.DataFrame:

@@ -1,5 +1,6 @@
 """Serving the exporter's apps: a threaded WSGI server on a thread, stopped by signals."""
 
+import errno
 import logging
 import signal
 import socket
@@ -15,6 +16,8 @@ from flask import Flask
 from flask.typing import ResponseReturnValue
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from common.addresses import in_use
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +69,14 @@ def serving(app: Flask, host: str, port: int) -> Iterator[WSGIServer]:
     Raises OSError (e.g. address in use) before the block starts.
     """
     server_class = _IPv6ThreadingServer if ":" in host else _ThreadingServer
-    server = make_server(host, port, app, server_class=server_class, handler_class=_QuietHandler)
+    try:
+        server = make_server(
+            host, port, app, server_class=server_class, handler_class=_QuietHandler
+        )
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            raise in_use(host, port, "choose another with --web.listen-address") from None
+        raise
     thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
     thread.start()
     try:

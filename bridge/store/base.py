@@ -99,6 +99,10 @@ class Store(Protocol):
         """Create or upgrade the schema under a lock; returns the versions applied."""
         ...
 
+    def identity(self) -> str:
+        """A random id made with the store: the same for every replica that shares it."""
+        ...
+
     def transaction(self) -> AbstractContextManager[Transaction]:
         """A write transaction: committed at the end of the block, rolled back on error."""
         ...

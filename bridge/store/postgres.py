@@ -16,6 +16,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -105,7 +106,7 @@ class PostgresStore:
             # says why (no such host, password authentication failed, ...).
             with _errors(self.where):
                 self._connect().close()
-            self._pool.open(wait=False)
+            self._pool.open(wait=True, timeout=max(settings.connect_timeout, 5.0))
             self.migrate() if migrate else self.schema_version()
         except BaseException:
             self._pool.close()
@@ -169,7 +170,19 @@ class PostgresStore:
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     (str(step.version),),
                 )
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('store_id', %s)"
+                " ON CONFLICT (key) DO NOTHING",
+                (uuid.uuid4().hex,),
+            )
         return [step.version for step in steps]
+
+    def identity(self) -> str:
+        """A random id made with the database's schema: the same on every replica."""
+        row = self._read(
+            lambda conn: conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
+        )
+        return str(row["value"])
 
     # --- writes ------------------------------------------------------------------------------
 

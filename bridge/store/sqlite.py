@@ -27,6 +27,7 @@ import sqlite3
 import threading
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -155,11 +156,22 @@ class SQLiteStore:
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     (str(step.version),),
                 )
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('store_id', ?) ON CONFLICT (key) DO NOTHING",
+                (uuid.uuid4().hex,),
+            )
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
         return [step.version for step in steps]
+
+    def identity(self) -> str:
+        """A random id made with the store: the same for every process that shares the file."""
+        row = self._read(
+            lambda conn: conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
+        )
+        return str(row[0])
 
     # --- connections and locks -----------------------------------------------------------
 

@@ -20,6 +20,12 @@ log = logging.getLogger(__name__)
 
 def add_batch_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Add ``fit`` and ``spark-score`` to the ``drift-exporter`` parser."""
+    _add_fit(commands)
+    _add_spark_score(commands)
+
+
+def _add_fit(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """``drift-exporter fit``: its flags."""
     fit = commands.add_parser(
         "fit",
         help="fit a reference once and save it (for spark-score, or score without refitting)",
@@ -54,6 +60,9 @@ def add_batch_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPa
     )
     fit.add_argument("--timestamp-column", metavar="COLUMN", help="left out of the features")
 
+
+def _add_spark_score(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """``drift-exporter spark-score``: its flags."""
     spark = commands.add_parser(
         "spark-score",
         help="score a table or Parquet data on Spark against a saved reference",

@@ -39,6 +39,13 @@ def names(text: str) -> list[str]:
 
 def add_scoring_arguments(parser: argparse.ArgumentParser, window_default: str) -> None:
     """The flags every scoring command shares."""
+    _add_reference_arguments(parser)
+    _add_method_arguments(parser)
+    _add_window_arguments(parser, window_default)
+
+
+def _add_reference_arguments(parser: argparse.ArgumentParser) -> None:
+    """What to compare: the reference and its features."""
     parser.add_argument(
         "--reference",
         type=Path,
@@ -62,6 +69,10 @@ def add_scoring_arguments(parser: argparse.ArgumentParser, window_default: str) 
         metavar="A,B,...",
         help="numeric columns to treat as categories (text and true/false columns always are)",
     )
+
+
+def _add_method_arguments(parser: argparse.ArgumentParser) -> None:
+    """How to compare: the statistics, their aggregation and their bins."""
     parser.add_argument(
         "--method",
         dest="methods",
@@ -97,6 +108,10 @@ def add_scoring_arguments(parser: argparse.ArgumentParser, window_default: str) 
         help=f"no score below this many rows (values, per feature) (default {DEFAULT_MIN_ROWS}); "
         "PSI is biased upward on small windows",
     )
+
+
+def _add_window_arguments(parser: argparse.ArgumentParser, window_default: str) -> None:
+    """Which current rows: the latest N, or those within a time of the newest."""
     window = parser.add_mutually_exclusive_group()
     window.add_argument(
         "--window-rows",
@@ -117,6 +132,12 @@ def add_scoring_arguments(parser: argparse.ArgumentParser, window_default: str) 
 
 def add_drift_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Add ``watch`` and ``score`` to the ``drift-exporter`` parser."""
+    _add_watch(commands)
+    _add_score(commands)
+
+
+def _add_watch(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """``drift-exporter watch``: its flags."""
     watch = commands.add_parser(
         "watch",
         help="score current data against a reference as it arrives; serve /metrics",
@@ -143,6 +164,9 @@ def add_drift_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPa
         help=f"address to serve /metrics on (default {DEFAULT_LISTEN})",
     )
 
+
+def _add_score(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """``drift-exporter score``: its flags."""
     score = commands.add_parser(
         "score",
         help="one-shot drift report of current data against a reference; exit 1 on drift",

@@ -178,7 +178,10 @@ def fit_reference(
     if unknown:
         raise ValueError(f"--categorical names non-feature column(s): {', '.join(unknown)}")
     if not names:
-        raise ValueError(f"{source}: no feature columns to score")
+        why = "; ".join(f"{name} {reason}" for name, reason in left_out)
+        raise ValueError(
+            f"{source}: no feature columns to score" + (f" (left out: {why})" if why else "")
+        )
     columns: dict[str, ColumnReference] = {}
     for name in names:
         series = frame[name]

@@ -6,7 +6,8 @@ and PID namespace: /etc, /opt, /var/lib and /srv are overlays whose writes vanis
 namespace, loopback is private (the README's default ports are free), and every process dies
 with it. Two stand-ins: ``systemctl`` (tests/support/systemctl_standin.py), as systemd is not
 PID 1 here, and ``apt-get``, which only checks that the packages are installed (the namespace
-has no network, and the Makefile installs them).
+has no network, and the Makefile installs them); pip reads the project's dependencies from a
+wheelhouse downloaded before.
 """
 
 import os
@@ -55,10 +56,12 @@ mount -t tmpfs tmpfs {work}/ovl
 {checks}
 ip link set lo up
 # A host has a private address; Alertmanager's cluster listener needs one to advertise.
-ip link add drift-test0 type dummy
+ip link add drift-test0 type veth peer name drift-test1
 ip addr add 10.254.254.1/24 dev drift-test0
+ip link set drift-test1 up
 ip link set drift-test0 up
 export PATH={work}/bin:$PATH STANDIN_DIR={work}/units
+export PIP_NO_INDEX=1 PIP_FIND_LINKS={work}/wheelhouse
 cd {checkout}
 {install_block()}
 echo INSTALL-DONE
@@ -77,6 +80,15 @@ def test_the_install_section_works_when_pasted_in_order(tmp_path: Path) -> None:
             ".git", ".venv", "bench", "*.egg-info", "build", "__pycache__", ".*_cache"
         ),
     )
+    # The namespace has no network: what `pip install .` needs waits in a wheelhouse, found
+    # through pip's own environment variables (the README's command stays as it is).
+    wheelhouse = tmp_path / "wheelhouse"
+    for wanted in (["setuptools>=68", "wheel"], [str(checkout)]):
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--dest", wheelhouse, *wanted],
+            check=True,
+            timeout=600,
+        )
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     systemctl = bin_dir / "systemctl"
@@ -104,6 +116,7 @@ def test_the_install_section_works_when_pasted_in_order(tmp_path: Path) -> None:
         os.killpg(process.pid, signal.SIGKILL)
         output, _ = process.communicate()
         pytest.fail(f"the install did not finish:\n{output[-4000:]}\n{logs(tmp_path)}")
+    (tmp_path / "output.txt").write_text(output)
     assert process.returncode == 0, f"{output[-4000:]}\n{logs(tmp_path)}"
     assert "INSTALL-DONE" in output
     # The last command printed the bridge's record of the test alert: a dry-run dispatch.

@@ -34,10 +34,11 @@ def test_a_database_restart_costs_retries_and_never_a_second_dispatch(
     config_data["store"] = {
         "url": settings.url,
         "password_file": str(postgres_cluster.password_file),
-        "connect_timeout": "1s",
+        "connect_timeout": "3s",
     }
     with FakeWebhook() as hook:
         config_data["targets"]["hook"]["url"] = f"{hook.url}/hook"
+        config_data["targets"]["hook"]["timeout"] = "10s"
         bridge = Running(write_config(config_data))
         with bridge:
 
@@ -47,7 +48,8 @@ def test_a_database_restart_costs_retries_and_never_a_second_dispatch(
             assert post("before").status_code == 200
             hook.wait_for(1, timeout=10)
             # An attempt in flight when the database goes: the target answers after it is gone.
-            hook.delay = 1.0
+            # Long enough for the database to be stopped (slowly, on a loaded machine) first.
+            hook.delay = 3.0
             assert post("in-flight").status_code == 200
             hook.wait_for(2, timeout=10)
             try:
@@ -58,6 +60,13 @@ def test_a_database_restart_costs_retries_and_never_a_second_dispatch(
                 ready = bridge.client.get("/readyz")
                 assert ready.status_code == 503
                 assert ready.get_json()["checks"]["store"] != "ok"
+                # The database stays down until the attempt in flight has answered.
+                wait_until(
+                    lambda: "cannot record attempt 1" in caplog.text or None,
+                    20,
+                    "the attempt in flight to end while the database is down",
+                    interval=0.1,
+                )
             finally:
                 hook.delay = 0.0
                 postgres_cluster.start()

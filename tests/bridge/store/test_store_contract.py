@@ -461,6 +461,24 @@ def test_replicas_deciding_about_one_episode_at_once_create_it_once(
     assert sorted(created) == [False] * 11 + [True]
 
 
+def test_replicas_of_one_store_share_its_identity_and_other_stores_differ(
+    settings: StoreSettings, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    one, two = open_store(settings), open_store(settings)
+    try:
+        assert one.identity() == two.identity()
+        assert len(one.identity()) == 32
+    finally:
+        one.close()
+        two.close()
+    again = open_store(settings)
+    first = again.identity()
+    again.close()
+    other = open_store(StoreSettings(path=tmp_path / "other.db"))
+    assert other.identity() != first
+    other.close()
+
+
 def test_a_dispatch_added_by_one_replica_wakes_the_others(settings: StoreSettings) -> None:
     if settings.postgres is None:
         pytest.skip("SQLite is one host: its processes poll")

@@ -7,8 +7,13 @@ import pytest
 
 from bridge.cli import main
 from bridge.config_reader import ConfigError
+from bridge.credentials import Secret
+from bridge.store import StoreError
+from bridge.store.postgres import PostgresStore
+from bridge.store.settings import PostgresSettings
+from demo.harness.processes import wait_until
 from tests.support.bridge import ConfigWriter
-from tests.support.postgres import PASSWORD, PostgresCluster
+from tests.support.postgres import PASSWORD, SUPERUSER, PostgresCluster
 
 
 def problems(write_config: ConfigWriter, data: dict[str, Any]) -> list[str]:
@@ -128,3 +133,41 @@ def test_migrate_and_errors_never_show_the_password(
     assert "password authentication failed" in err
     assert PASSWORD not in err
     assert PASSWORD not in caplog.text
+
+
+@pytest.mark.integration
+def test_a_rotated_database_password_takes_effect_without_a_restart(
+    postgres_cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    settings = postgres_cluster.database()
+    database = settings.url.rsplit("/", 1)[1]
+    password_file = tmp_path / "rotator.password"
+    password_file.write_text("first-Secret-1\n")
+    with postgres_cluster.connect() as admin:
+        admin.execute("DROP ROLE IF EXISTS rotator")
+        admin.execute("CREATE ROLE rotator LOGIN PASSWORD 'first-Secret-1'")
+        admin.execute(f'ALTER DATABASE "{database}" OWNER TO rotator')
+    url = settings.url.replace(f"{SUPERUSER}@", "rotator@")
+    store = PostgresStore(
+        PostgresSettings(url=url, password=Secret(file=password_file, max_age=0.0))
+    )
+    try:
+        store.ping()
+        with postgres_cluster.connect() as admin:
+            admin.execute("ALTER ROLE rotator PASSWORD 'second-Secret-2'")
+            password_file.write_text("second-Secret-2\n")
+            # Every connection of the old password goes (a restart of the database would too).
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'rotator'"
+            )
+
+        def answers() -> bool | None:
+            try:
+                store.ping()
+                return True
+            except StoreError:
+                return None
+
+        assert wait_until(answers, 30, "the store to answer with the new password", interval=0.2)
+    finally:
+        store.close()

@@ -91,5 +91,8 @@ def test_simulate_refuses_a_busy_port_with_one_line(tmp_path: Path) -> None:
             while second.running() and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert second.stop() == 2
-        assert "drift-exporter: error: [Errno 98] Address already in use" in second.logs()
+        assert second.logs() == (
+            f"drift-exporter: error: cannot listen on 127.0.0.1:{port}: address already in use "
+            "(choose another with --web.listen-address)\n"
+        )
         assert "Traceback" not in second.logs()
