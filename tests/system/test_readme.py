@@ -97,3 +97,17 @@ def test_every_link_in_the_readme_leads_somewhere() -> None:
             assert target[1:] in anchors, f"no heading for the link {target}"
         elif not target.startswith(("http://", "https://")):
             assert (README.parent / target).exists(), f"the README links to a missing {target}"
+
+
+def test_the_code_map_names_every_module() -> None:
+    text = README.read_text()
+    code_map = text[text.index("### Code map") : text.index("## Quick start")]
+    repo = README.parent
+    modules = [
+        path
+        for package in ("common", "exporter", "bridge", "demo", "deploy")
+        for path in (repo / package).rglob("*.py")
+        if path.name != "__init__.py"
+    ]
+    missing = [str(p.relative_to(repo)) for p in modules if f"{p.name}" not in code_map]
+    assert missing == []
