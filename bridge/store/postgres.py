@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
 import psycopg
@@ -45,11 +45,11 @@ from bridge.store.records import (
     DispatchTrail,
     Episode,
     EpisodeKey,
-    NewDispatch,
     Requeue,
     RequeueSource,
 )
-from bridge.store.run_records import FailedRun, FollowedRun, ReportedResult, RunUpdate
+from bridge.store.run_queries import RunQueries
+from bridge.store.run_records import FollowedRun
 from bridge.store.settings import PostgresSettings
 from bridge.store.sqlite_transaction import count_batch
 
@@ -75,7 +75,7 @@ class _Job:
         self.done = threading.Event()
 
 
-class PostgresStore:
+class PostgresStore(RunQueries):
     """The store in a PostgreSQL database; safe to share between threads, processes, hosts.
 
     >>> store = PostgresStore(settings)          # creates or upgrades the schema
@@ -344,50 +344,6 @@ class PostgresStore:
         with self._outbox_write() as txn:
             return postgres_outbox.claim_runs(txn, now, owner, lease_seconds, limit)
 
-    def update_run(self, update: RunUpdate, owner: str) -> bool:
-        """Record one look at a run; False if the lease was lost (nothing recorded)."""
-        with self._outbox_write() as txn:
-            return sqlite_runs.update_run(txn, update, owner)
-
-    def time_out_runs(self, now: float) -> list[str]:
-        """Runs past their result timeout become timed_out; their dispatch ids."""
-        if not self._read(sqlite_runs.any_timed_out, now):
-            return []
-        with self._outbox_write() as txn:
-            return sqlite_runs.time_out_runs(txn, now)
-
-    def settle_episodes(self, now: float) -> int:
-        """Judge episodes whose retraining succeeded (resolved in time, or drift persisted)."""
-        if not self._read(sqlite_runs.any_to_settle, now):
-            return 0
-        with self._outbox_write() as txn:
-            return sqlite_runs.settle_episodes(txn, now)
-
-    def report_result(self, report: ReportedResult) -> dict[str, Any] | None:
-        """Record a result reported by the job (idempotent); None for an unknown dispatch."""
-        with self._outbox_write() as txn:
-            return sqlite_runs.report_result(txn, report)
-
-    def failed_runs(self, route: str, finished_before: float) -> list[FailedRun]:
-        """The route's failed runs finished before then whose episode still fires."""
-        return self._read(sqlite_runs.failed_runs, route, finished_before)
-
-    def add_redispatch(
-        self, failed_dispatch_id: str, new: NewDispatch | None, number: int = 2
-    ) -> bool:
-        """Record dispatch ``number`` of an episode, made by on_failure (None: no more)."""
-        with self._outbox_write() as txn:
-            # add_dispatch marks the transaction, so that replicas hear of the new dispatch.
-            return sqlite_runs.add_redispatch(txn, failed_dispatch_id, new, number)
-
-    def running_runs(self) -> list[tuple[str, str, int]]:
-        """(route, target, runs not finished), for the running gauge."""
-        return self._read(sqlite_runs.running)
-
-    def get_run(self, dispatch_id: str) -> dict[str, Any] | None:
-        """The run of a dispatch, for the audit API."""
-        return self._read(sqlite_runs.run_of, dispatch_id)
-
     def watch_outbox(self, wake: Callable[[], None]) -> None:
         """Call ``wake`` whenever any replica puts a dispatch in the outbox."""
         self._listener.subscribe(wake)
@@ -398,6 +354,9 @@ class PostgresStore:
             return prune_batch(txn, cutoffs, limit)
 
     # --- reads -------------------------------------------------------------------------------
+
+    def _run_write(self) -> AbstractContextManager[PostgresTransaction]:
+        return self._outbox_write()
 
     def _read(self, query: Callable[..., T], *args: Any) -> T:
         with self._connection() as conn, _errors(self.where):

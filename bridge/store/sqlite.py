@@ -29,7 +29,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -45,11 +45,11 @@ from bridge.store.records import (
     DispatchTrail,
     Episode,
     EpisodeKey,
-    NewDispatch,
     Requeue,
     RequeueSource,
 )
-from bridge.store.run_records import FailedRun, FollowedRun, ReportedResult, RunUpdate
+from bridge.store.run_queries import RunQueries
+from bridge.store.run_records import FollowedRun
 from bridge.store.schema import MIGRATIONS, read_version
 from bridge.store.sqlite_transaction import SQLiteTransaction, count_batch, write_counts
 
@@ -104,7 +104,7 @@ class _Job:
         self.done = threading.Event()
 
 
-class SQLiteStore:
+class SQLiteStore(RunQueries):
     """The store in one SQLite file; safe to share between threads and processes.
 
     >>> store = SQLiteStore(Path("/var/lib/drift-bridge/bridge.db"))
@@ -439,51 +439,6 @@ class SQLiteStore:
         with self.transaction() as txn:
             return sqlite_runs.claim_runs(txn.conn, now, owner, lease_seconds, limit)
 
-    def update_run(self, update: RunUpdate, owner: str) -> bool:
-        """Record one look at a run; False if the lease was lost (nothing recorded)."""
-        with self.transaction() as txn:
-            return sqlite_runs.update_run(txn, update, owner)
-
-    def time_out_runs(self, now: float) -> list[str]:
-        """Runs past their result timeout become timed_out; their dispatch ids."""
-        # Asked every second by every process: a read first, a write (and its fsync) only
-        # when there is something to write.
-        if not self._read(sqlite_runs.any_timed_out, now):
-            return []
-        with self.transaction() as txn:
-            return sqlite_runs.time_out_runs(txn, now)
-
-    def settle_episodes(self, now: float) -> int:
-        """Judge episodes whose retraining succeeded (resolved in time, or drift persisted)."""
-        if not self._read(sqlite_runs.any_to_settle, now):
-            return 0
-        with self.transaction() as txn:
-            return sqlite_runs.settle_episodes(txn, now)
-
-    def report_result(self, report: ReportedResult) -> dict[str, Any] | None:
-        """Record a result reported by the job (idempotent); None for an unknown dispatch."""
-        with self.transaction() as txn:
-            return sqlite_runs.report_result(txn, report)
-
-    def failed_runs(self, route: str, finished_before: float) -> list[FailedRun]:
-        """The route's failed runs finished before then whose episode still fires."""
-        return self._read(sqlite_runs.failed_runs, route, finished_before)
-
-    def add_redispatch(
-        self, failed_dispatch_id: str, new: NewDispatch | None, number: int = 2
-    ) -> bool:
-        """Record dispatch ``number`` of an episode, made by on_failure (None: no more)."""
-        with self.transaction() as txn:
-            return sqlite_runs.add_redispatch(txn, failed_dispatch_id, new, number)
-
-    def running_runs(self) -> list[tuple[str, str, int]]:
-        """(route, target, runs not finished), for the running gauge."""
-        return self._read(sqlite_runs.running)
-
-    def get_run(self, dispatch_id: str) -> dict[str, Any] | None:
-        """The run of a dispatch, for the audit API."""
-        return self._read(sqlite_runs.run_of, dispatch_id)
-
     def watch_outbox(self, wake: Callable[[], None]) -> None:
         """Nothing to watch: the processes of one host find new dispatches by polling."""
 
@@ -493,6 +448,9 @@ class SQLiteStore:
             return prune_batch(txn, cutoffs, limit)
 
     # --- reads -------------------------------------------------------------------------
+
+    def _run_write(self) -> AbstractContextManager[SQLiteTransaction]:
+        return self.transaction()
 
     def _read(self, query: Callable[..., T], *args: Any) -> T:
         try:
