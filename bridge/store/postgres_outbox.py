@@ -9,7 +9,7 @@ import json
 from bridge.store.postgres_transaction import PostgresTransaction
 from bridge.store.records import ClaimedDispatch
 from bridge.store.run_records import FollowedRun
-from bridge.store.sqlite_outbox import record_lost_attempts
+from bridge.store.sqlite_outbox import claimed_dispatch
 
 
 def claim_due(
@@ -31,22 +31,7 @@ def claim_due(
         " (SELECT fingerprint FROM episodes e WHERE e.id = d.episode_id) AS fp",
         {"now": now, "limit": limit, "owner": owner, "until": now + lease_seconds},
     ).fetchall()
-    return [
-        ClaimedDispatch(
-            outcome_unknown=record_lost_attempts(txn, row, owner, now),
-            id=row["id"],
-            route=row["route"],
-            target=row["target"],
-            target_type=row["target_type"],
-            request=json.loads(row["request"]),
-            attempt=row["attempts"],
-            retry_from=row["retry_from"],
-            created_at=row["created_at"],
-            deadline_at=row["deadline_at"],
-            fingerprint=row["fp"],
-        )
-        for row in rows
-    ]
+    return [claimed_dispatch(txn, row, owner, now) for row in rows]
 
 
 def claim_runs(

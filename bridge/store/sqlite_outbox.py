@@ -51,22 +51,24 @@ def claim_due(
         " (SELECT fingerprint FROM episodes WHERE episodes.id = episode_id) AS fp",
         (owner, now + lease_seconds, now, now, limit),
     ).fetchall()
-    return [
-        ClaimedDispatch(
-            outcome_unknown=record_lost_attempts(txn, row, owner, now),
-            id=row["id"],
-            route=row["route"],
-            target=row["target"],
-            target_type=row["target_type"],
-            request=json.loads(row["request"]),
-            attempt=row["attempts"],
-            retry_from=row["retry_from"],
-            created_at=row["created_at"],
-            deadline_at=row["deadline_at"],
-            fingerprint=row["fp"],
-        )
-        for row in rows
-    ]
+    return [claimed_dispatch(txn, row, owner, now) for row in rows]
+
+
+def claimed_dispatch(txn: Any, row: Mapping[str, Any], owner: str, now: float) -> ClaimedDispatch:
+    """A claimed row as the dispatcher takes it, its lost attempts recorded (either store)."""
+    return ClaimedDispatch(
+        outcome_unknown=record_lost_attempts(txn, row, owner, now),
+        id=row["id"],
+        route=row["route"],
+        target=row["target"],
+        target_type=row["target_type"],
+        request=json.loads(row["request"]),
+        attempt=row["attempts"],
+        retry_from=row["retry_from"],
+        created_at=row["created_at"],
+        deadline_at=row["deadline_at"],
+        fingerprint=row["fp"],
+    )
 
 
 def record_lost_attempts(
