@@ -4,7 +4,6 @@ volume) laid out in a temporary directory, the image's PATH first. The probes, t
 path and the bridge's token are then asked as the kubelet, Prometheus and Alertmanager would."""
 
 import base64
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -20,6 +19,7 @@ import pytest
 import requests
 import yaml
 
+from bridge.store.settings import PostgresSettings
 from demo.harness.processes import Process, free_port, wait_until
 from tests.support.fakes.jenkins import FakeJenkins
 from tests.support.fixtures import body
@@ -239,24 +239,7 @@ def test_base_bridge_triggers_jenkins_with_the_token_from_its_secret(tmp_path: P
         )
 
 
-POSTGRES_STORE = importlib.util.find_spec("bridge.store.postgres") is not None
-
-
-@pytest.mark.parametrize(
-    "kustomization",
-    [
-        "base",
-        "demo",
-        pytest.param(
-            "ha",
-            marks=pytest.mark.xfail(
-                not POSTGRES_STORE,
-                reason="the PostgreSQL store (issue 10) is not merged: store.url is refused",
-                strict=True,
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("kustomization", ["base", "demo", "ha"])
 def test_bridge_config_passes_check_config_as_mounted(kustomization: str, tmp_path: Path) -> None:
     """`drift-bridge check-config` on the ConfigMap's file as the pod sees it, listen address
     included (every interface: allowed because the bridge authenticates)."""
@@ -278,17 +261,13 @@ def test_bridge_config_passes_check_config_as_mounted(kustomization: str, tmp_pa
     assert ": OK" in result.stdout
 
 
-@pytest.mark.xfail(
-    not POSTGRES_STORE,
-    reason="the PostgreSQL store (issue 10) is not merged: no postgres_settings fixture",
-    strict=True,
-)
 def test_ha_replicas_share_one_postgresql_store_and_dispatch_once(
-    request: pytest.FixtureRequest, tmp_path: Path
+    postgres_settings: PostgresSettings, tmp_path: Path
 ) -> None:
     """The ha overlay's replicas, each with its own mounted files, on one real PostgreSQL: the
     same alert sent to every replica (as Alertmanager's retries may) triggers one build."""
-    settings = request.getfixturevalue("postgres_settings")
+    settings = postgres_settings
+    assert settings.password is not None  # the test cluster asks for one
     objects = render("ha")
     replicas = one(objects, "Deployment", "drift-bridge")["spec"]["replicas"]
     pods = [Pod(objects, "drift-bridge", tmp_path / f"pod-{n}") for n in range(replicas)]
