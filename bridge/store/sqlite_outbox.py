@@ -54,8 +54,10 @@ def claim_due(
     return [claimed_dispatch(txn, row, owner, now) for row in rows]
 
 
-def claimed_dispatch(txn: Any, row: Mapping[str, Any], owner: str, now: float) -> ClaimedDispatch:
-    """A claimed row as the dispatcher takes it, its lost attempts recorded (either store)."""
+def claimed_dispatch(
+    txn: SQLiteTransaction, row: Mapping[str, Any], owner: str, now: float
+) -> ClaimedDispatch:
+    """A claimed row as the dispatcher takes it, its lost attempts recorded (PostgreSQL too)."""
     return ClaimedDispatch(
         outcome_unknown=record_lost_attempts(txn, row, owner, now),
         id=row["id"],
