@@ -146,6 +146,17 @@ def test_several_worker_processes_still_dispatch_each_episode_once(tmp_path: Pat
         with bridge_process(config, tmp_path) as bridge:
             bridge.wait_http(f"http://127.0.0.1:{port}/readyz")
 
+            def worker_pids() -> set[int]:
+                return {
+                    int(line.split("pid: ")[1])
+                    for line in bridge.logs().splitlines()
+                    if "Booting worker with pid" in line
+                }
+
+            # /readyz answers from the first worker up; on a loaded machine the last one boots
+            # seconds later, and the storm must meet all four.
+            wait_until(lambda: len(worker_pids()) == 4 or None, 30, "four workers")
+
             def deliver(name: str) -> int:
                 return requests.post(
                     f"http://127.0.0.1:{port}/alerts",
@@ -164,12 +175,7 @@ def test_several_worker_processes_still_dispatch_each_episode_once(tmp_path: Pat
                 "churn-classifier",
                 "fraud-detector",
             ]
-            pids = {
-                int(line.split("pid: ")[1])
-                for line in bridge.logs().splitlines()
-                if "Booting worker with pid" in line
-            }
-            assert len(pids) == 4
+            assert len(worker_pids()) == 4
     assert sorted(models_sent(recorder)) == ["churn-classifier", "fraud-detector"]
 
 
